@@ -1,0 +1,195 @@
+// createApp(config) builds the pipeline, its sources and sinks, and the HTTP server; it never listens.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import pino, { type Logger } from 'pino';
+import { Registry } from 'prom-client';
+import type { Config, SourceConfig } from './config/schema.js';
+import { ConfigError } from './errors.js';
+import { CardinalityGuard } from './pipeline/guard.js';
+import { Pipeline } from './pipeline/pipeline.js';
+import type { Source } from './pipeline/types.js';
+import { healthPlugin, readiness } from './server/health.js';
+import { deadLettersPlugin } from './server/dead-letters.js';
+import { metricsPlugin } from './server/metrics.js';
+import { DeadLetters } from './sinks/dead-letters/dead-letters.js';
+import { MetricsSink } from './sinks/metrics/sink.js';
+import { createMetrics, type Metrics } from './sinks/metrics/registry.js';
+import type { LifecycleStore } from './sinks/state/lifecycle.js';
+import { MemoryLifecycleStore } from './sinks/state/memory.js';
+import { RedisLifecycleStore } from './sinks/state/redis.js';
+import { DemoSource } from './sources/demo/demo.js';
+import { FileSource } from './sources/file/file.js';
+import { HttpSource, ingestPlugin } from './sources/http/http.js';
+import { MemorySource } from './sources/memory/memory.js';
+import { NatsJetStreamSource } from './sources/nats-jetstream/nats-jetstream.js';
+import { RedisStreamsSource } from './sources/redis-streams/redis-streams.js';
+
+const DEFAULT_NAMES: Record<SourceConfig['kind'], string> = {
+  'nats-jetstream': 'nats',
+  'redis-streams': 'redis',
+  http: 'http',
+  memory: 'memory',
+  demo: 'demo',
+  file: 'file',
+};
+
+export interface AppOptions {
+  logger?: Logger;
+  registry?: Registry;
+  now?: () => number;
+}
+
+export interface App {
+  config: Config;
+  logger: Logger;
+  registry: Registry;
+  metrics: Metrics;
+  guard: CardinalityGuard;
+  store: LifecycleStore;
+  deadLetters: DeadLetters;
+  pipeline: Pipeline;
+  server: FastifyInstance;
+  sources: Source[];
+  source<T extends Source>(name: string): T | undefined;
+  /** connects every source and starts delivery; the server is ready for inject() after this */
+  start(): Promise<void>;
+  /** graceful: stop fetching, finish and ack in-flight batches, close clients, release resources */
+  close(): Promise<void>;
+  ready(): boolean;
+  shuttingDown: boolean;
+}
+
+/** Source configs with the defaults filled in: an http source unless disabled, a demo source with --demo. */
+export function effectiveSources(config: Config): SourceConfig[] {
+  const list = [...config.sources];
+  if (config.http && !list.some((s) => s.kind === 'http')) list.push({ kind: 'http', format: 'auto', bodyLimitBytes: 1 << 20, maxEventsPerRequest: 10_000 });
+  if (config.demo && !list.some((s) => s.kind === 'demo')) list.push({ kind: 'demo', format: 'auto', rate: 40, timeScale: 1 });
+  const names = new Set<string>();
+  for (const [i, s] of list.entries()) {
+    const name = s.name ?? DEFAULT_NAMES[s.kind];
+    if (names.has(name)) throw new ConfigError(`sources.${i}.name: duplicate source name ${name}; give each source a name`, [{ path: `sources.${i}.name`, message: 'duplicate' }]);
+    names.add(name);
+  }
+  return list;
+}
+
+export function createApp(config: Config, opts: AppOptions = {}): App {
+  const logger = opts.logger ?? pino({ level: config.log.level, base: { service: 'workflow-exporter' } });
+  const registry = opts.registry ?? new Registry();
+  const metrics = createMetrics(registry, config.metrics);
+  const guard = new CardinalityGuard(config.metrics, (label, kind) => metrics.labelOverflow.labels(label, kind).inc());
+  const countAnomaly = (kind: string) => metrics.lifecycleAnomalies.labels(kind).inc();
+  const store: LifecycleStore =
+    config.state.backend === 'redis'
+      ? new RedisLifecycleStore(config.state.redisUrl, config.state.prefix, config.state.ttlSeconds, countAnomaly)
+      : new MemoryLifecycleStore(config.state.maxEntries, countAnomaly);
+  const deadLetters = new DeadLetters(config.deadLetters.ringSize, config.deadLetters.maxRawBytes, metrics);
+  const pipeline = new Pipeline({ config, metrics, store, deadLetters, logger, now: opts.now });
+  pipeline.addSink(new MetricsSink(metrics, guard));
+
+  const sources: Source[] = [];
+  let http: HttpSource | undefined;
+  for (const sc of effectiveSources(config)) {
+    const name = sc.name ?? DEFAULT_NAMES[sc.kind];
+    switch (sc.kind) {
+      case 'nats-jetstream':
+        sources.push(new NatsJetStreamSource(name, sc, logger, metrics));
+        break;
+      case 'redis-streams':
+        sources.push(new RedisStreamsSource(name, sc, logger, metrics));
+        break;
+      case 'http':
+        http = new HttpSource(name, sc.bodyLimitBytes, sc.maxEventsPerRequest);
+        sources.push(http);
+        break;
+      case 'memory':
+        sources.push(new MemorySource(name));
+        break;
+      case 'demo':
+        sources.push(new DemoSource(name, { rate: sc.rate, seed: sc.seed, timeScale: sc.timeScale }, logger));
+        break;
+      case 'file':
+        sources.push(new FileSource(name, sc.path, sc.batch, sc.progress));
+        break;
+    }
+  }
+  const sourceConfigs = new Map(effectiveSources(config).map((sc) => [sc.name ?? DEFAULT_NAMES[sc.kind], sc]));
+
+  if (config.deadLetters.natsSubject) {
+    const nats = sources.find((s): s is NatsJetStreamSource => s instanceof NatsJetStreamSource);
+    if (!nats) throw new ConfigError('deadLetters.natsSubject needs a nats-jetstream source', [{ path: 'deadLetters.natsSubject', message: 'no nats-jetstream source' }]);
+    deadLetters.addOutput(nats.deadLetterOutput(config.deadLetters.natsSubject));
+  }
+  if (config.deadLetters.redisStream) {
+    const redis = sources.find((s): s is RedisStreamsSource => s instanceof RedisStreamsSource);
+    if (!redis) throw new ConfigError('deadLetters.redisStream needs a redis-streams source', [{ path: 'deadLetters.redisStream', message: 'no redis-streams source' }]);
+    deadLetters.addOutput(redis.deadLetterOutput(config.deadLetters.redisStream, config.deadLetters.redisMaxLen));
+  }
+
+  metrics.providers.sources = () => sources.map((s) => ({ name: s.name, kind: s.kind, ...s.status() }));
+  metrics.providers.activeRuns = async () => {
+    // the store keeps raw workflow types; the guard folds them onto label values and we sum
+    const sums = new Map<string, { workflow_type: string; state: string; count: number }>();
+    for (const r of await store.activeRuns()) {
+      const wt = guard.value('workflow_type', r.workflow_type);
+      const k = `${wt}\u0000${r.state}`;
+      const cur = sums.get(k);
+      if (cur) cur.count += r.count;
+      else sums.set(k, { workflow_type: wt, state: r.state, count: r.count });
+    }
+    return [...sums.values()];
+  };
+
+  const server = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    disableRequestLogging: true, // ingest runs at thousands of requests a second; errors are still logged
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+
+  const app: App = {
+    config,
+    logger,
+    registry,
+    metrics,
+    guard,
+    store,
+    deadLetters,
+    pipeline,
+    server,
+    sources,
+    shuttingDown: false,
+    source<T extends Source>(name: string) {
+      return sources.find((s) => s.name === name) as T | undefined;
+    },
+    ready() {
+      return readiness(sources, app.shuttingDown).ready;
+    },
+    async start() {
+      await server.ready();
+      for (const s of sources) {
+        const sc = sourceConfigs.get(s.name)!;
+        await s.start(pipeline.handler(s.name, { format: sc.format, preset: sc.preset, mapping: sc.mapping }));
+        logger.info({ source: s.name, kind: s.kind }, 'source started');
+      }
+    },
+    async close() {
+      if (app.shuttingDown) return;
+      app.shuttingDown = true;
+      // 1. bus sources stop fetching and ack what they hold; 2. the server finishes in-flight
+      // requests and closes tail clients; 3. the pipeline drains; 4. state and sinks let go
+      for (const s of sources) if (s !== http) await s.stop().catch((err) => logger.error({ err, source: s.name }, 'source stop failed'));
+      await server.close();
+      await http?.stop();
+      await pipeline.close();
+      await store.close();
+    },
+  };
+
+  server.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  server.register(metricsPlugin, { registry });
+  server.register(healthPlugin, { sources: () => sources, shuttingDown: () => app.shuttingDown });
+  server.register(deadLettersPlugin, { deadLetters });
+  if (http) server.register(ingestPlugin, { source: http, metrics, deadLetters });
+  return app;
+}

@@ -1,0 +1,220 @@
+// The configuration schema: every field described; it is both the documentation and the validator.
+import { z } from 'zod';
+import { LAG_BUCKETS, RUN_BUCKETS, STAGE_BUCKETS, TASK_BUCKETS } from '../sinks/metrics/catalog.js';
+
+export const DEFAULT_PORT = 9477; // the exporter's port, next to the well-known exporter range
+export const DEFAULT_BATCH = 256; // one JetStream pull / XREADGROUP COUNT; bounds memory per fetch
+export const DEFAULT_BODY_LIMIT = 1 << 20; // 1 MiB per HTTP request: ~2,000 typical events
+export const DEFAULT_DEAD_LETTER_RING = 1000; // enough to diagnose a bad producer, bounded memory
+
+const presetName = z.enum(['swe-ai-fleet', 'agentic-sdlc', 'saas-factory']);
+
+/** A YAML mapping from a foreign message shape to canonical fields (see events/mapping.ts). */
+const fieldSpec = z.union([
+  z.string().describe('a path into the message such as $.run.id, or $subject / $subject[2]'),
+  z
+    .object({
+      from: z.string().optional().describe('path to read'),
+      value: z.union([z.string(), z.number()]).optional().describe('a constant'),
+      map: z.record(z.string(), z.string()).optional().describe('translate the value read'),
+      scale: z.number().optional().describe('multiply a number, e.g. 1000 for seconds to ms'),
+      default: z.union([z.string(), z.number()]).optional().describe('used when the path is missing'),
+    })
+    .strict(),
+]);
+export const mappingSchema = z
+  .object({
+    match: z
+      .object({ path: z.string(), equals: z.union([z.string(), z.array(z.string())]).optional() })
+      .optional()
+      .describe('apply only when this path exists (and equals one of the values)'),
+    fields: z.record(z.string(), fieldSpec).describe('canonical field (dotted: workflow.id) to spec'),
+  })
+  .strict();
+export type MappingConfig = z.infer<typeof mappingSchema>;
+
+const decodeOptions = {
+  name: z.string().min(1).max(64).regex(/^[a-z0-9_-]+$/i).optional().describe('source name in self-metrics; defaults to the kind'),
+  format: z
+    .enum(['auto', 'canonical', 'cloudevents'])
+    .default('auto')
+    .describe('auto detects CloudEvents by specversion, else expects canonical (or the preset/mapping)'),
+  preset: presetName.optional().describe('normalize messages of a known platform'),
+  mapping: mappingSchema.optional().describe('normalize messages of another shape'),
+};
+
+const natsSource = z
+  .object({
+    kind: z.literal('nats-jetstream'),
+    ...decodeOptions,
+    servers: z.array(z.string()).min(1).default(['nats://127.0.0.1:4222']).describe('NATS server URLs'),
+    user: z.string().optional(),
+    passwordFile: z.string().optional().describe('file holding the password; never the password inline'),
+    tokenFile: z.string().optional(),
+    streams: z
+      .array(
+        z
+          .object({
+            stream: z.string().min(1).describe('JetStream stream name'),
+            subjects: z.array(z.string().min(1)).min(1).describe('subjects the stream holds / the consumer filters'),
+            durable: z.string().min(1).default('workflow-exporter').describe('durable consumer name, shared by replicas'),
+          })
+          .strict(),
+      )
+      .min(1),
+    create: z.boolean().default(false).describe('create the stream and consumer when missing; else attach and fail if absent'),
+    batch: z.number().int().min(1).max(10_000).default(DEFAULT_BATCH),
+    ackPolicy: z
+      .enum(['explicit', 'all'])
+      .default('explicit')
+      .describe('explicit is safe with replicas; all (cumulative) is cheaper with a single replica'),
+    ackWaitMs: z.number().int().min(1000).default(30_000).describe('redelivery after this long without ack'),
+    maxAckPending: z.number().int().min(1).default(8192).describe('bounds unacked messages in flight'),
+    deliverPolicy: z.enum(['all', 'new']).default('all').describe('where a newly created consumer starts'),
+  })
+  .strict();
+
+const redisSource = z
+  .object({
+    kind: z.literal('redis-streams'),
+    ...decodeOptions,
+    url: z.string().default('redis://127.0.0.1:6379'),
+    passwordFile: z.string().optional(),
+    keys: z.array(z.string().min(1)).min(1).describe('stream keys to read'),
+    group: z.string().min(1).default('workflow-exporter').describe('consumer group, shared by replicas'),
+    consumer: z.string().min(1).optional().describe('consumer name; defaults to hostname-pid'),
+    field: z.string().default('data').describe('entry field holding the JSON event; other fields are used when it is absent'),
+    batch: z.number().int().min(1).max(10_000).default(500),
+    blockMs: z.number().int().min(10).max(60_000).default(1000),
+    claimIdleMs: z.number().int().min(1000).default(60_000).describe('claim entries pending this long on a dead consumer'),
+    claimIntervalMs: z.number().int().min(100).default(15_000),
+    create: z.boolean().default(true).describe('create the group (MKSTREAM) when missing, and again after Redis lost it'),
+    startId: z.string().default('$').describe('where a newly created group starts: $ (new entries) or 0 (the whole stream)'),
+  })
+  .strict();
+
+const httpSource = z
+  .object({
+    kind: z.literal('http'),
+    ...decodeOptions,
+    bodyLimitBytes: z.number().int().min(1024).max(64 << 20).default(DEFAULT_BODY_LIMIT),
+    maxEventsPerRequest: z.number().int().min(1).default(10_000),
+  })
+  .strict();
+
+const memorySource = z.object({ kind: z.literal('memory'), ...decodeOptions }).strict();
+
+const demoSource = z
+  .object({
+    kind: z.literal('demo'),
+    ...decodeOptions,
+    rate: z.number().min(0.1).max(100_000).default(40).describe('events per second'),
+    seed: z.number().int().optional().describe('PRNG seed for reproducible traffic'),
+    timeScale: z.number().min(0.001).max(1000).default(1).describe('>1 makes simulated runs finish faster'),
+  })
+  .strict();
+
+const fileSource = z
+  .object({
+    kind: z.literal('file'),
+    ...decodeOptions,
+    path: z.string().min(1),
+    batch: z.number().int().min(1).default(1000),
+    progress: z.boolean().default(false).describe('draw a progress bar on stderr'),
+  })
+  .strict();
+
+export const sourceSchema = z.discriminatedUnion('kind', [natsSource, redisSource, httpSource, memorySource, demoSource, fileSource]);
+export type SourceConfig = z.infer<typeof sourceSchema>;
+export type SourceKind = SourceConfig['kind'];
+
+const labelGuard = z
+  .object({
+    allow: z.array(z.string()).optional().describe('only these values; anything else becomes __overflow__'),
+    maxValues: z.number().int().min(1).max(100_000).optional().describe('distinct values kept before __overflow__'),
+  })
+  .strict();
+
+const buckets = (d: readonly number[]) =>
+  z
+    .array(z.number().positive())
+    .min(1)
+    .refine((b) => b.every((v, i) => i === 0 || v > b[i - 1]), 'buckets must be strictly increasing')
+    .default([...d]);
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        host: z.string().default('0.0.0.0'),
+        port: z.number().int().min(0).max(65535).default(DEFAULT_PORT),
+        shutdownTimeoutMs: z.number().int().min(100).default(10_000).describe('drain budget on SIGTERM'),
+      })
+      .strict()
+      .prefault({}),
+    demo: z.boolean().default(false).describe('add a demo source (serve --demo)'),
+    http: z.boolean().default(true).describe('accept POST /api/events even when no http source is listed'),
+    sources: z.array(sourceSchema).default([]),
+    state: z
+      .object({
+        backend: z.enum(['memory', 'redis']).default('memory'),
+        redisUrl: z.string().default('redis://127.0.0.1:6379'),
+        prefix: z.string().default('wfx').describe('Redis key prefix; replicas of one deployment share it'),
+        maxEntries: z.number().int().min(100).default(200_000).describe('open runs/stages/tasks tracked before the oldest is evicted'),
+        ttlSeconds: z.number().int().min(60).default(7 * 24 * 3600).describe('an open run older than this is forgotten (Redis)'),
+      })
+      .strict()
+      .prefault({}),
+    validation: z
+      .object({
+        maxMessageBytes: z.number().int().min(256).default(256 * 1024),
+        maxDepth: z.number().int().min(2).max(256).default(32),
+        maxPastSeconds: z.number().positive().default(30 * 24 * 3600).describe('older event times are rejected'),
+        maxFutureSeconds: z.number().positive().default(300).describe('event times further ahead are rejected (clock skew)'),
+        maxDurationSeconds: z.number().positive().default(30 * 24 * 3600),
+      })
+      .strict()
+      .prefault({}),
+    metrics: z
+      .object({
+        defaultMetrics: z.boolean().default(true).describe('process_* and nodejs_* metrics'),
+        buckets: z
+          .object({
+            run: buckets(RUN_BUCKETS),
+            stage: buckets(STAGE_BUCKETS),
+            task: buckets(TASK_BUCKETS),
+            lag: buckets(LAG_BUCKETS),
+          })
+          .strict()
+          .prefault({}),
+        labels: z
+          .record(z.string(), labelGuard)
+          .default({})
+          .describe('per-label guard, e.g. agent: {maxValues: 200}'),
+        maxLabelValues: z.number().int().min(1).default(500).describe('default distinct values per label'),
+        maxLabelLength: z.number().int().min(8).max(1024).default(128),
+      })
+      .strict()
+      .prefault({}),
+    deadLetters: z
+      .object({
+        ringSize: z.number().int().min(1).max(1_000_000).default(DEFAULT_DEAD_LETTER_RING),
+        maxRawBytes: z.number().int().min(64).default(4096).describe('raw message kept per dead letter'),
+        natsSubject: z.string().optional().describe('also publish dead letters here (needs a nats-jetstream source)'),
+        redisStream: z.string().optional().describe('also XADD dead letters here (needs a redis-streams source or state)'),
+        redisMaxLen: z.number().int().min(1).default(100_000),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+        rejectLogsPerMinute: z.number().int().min(0).default(20).describe('rejected-message log lines per reason per minute'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

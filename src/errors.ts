@@ -1,0 +1,60 @@
+// Error classes with codes and causes: one class per failure kind, the foreign error kept as `cause`.
+
+export class ExporterError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A config file or override that does not validate; `path` names the offending key. */
+export class ConfigError extends ExporterError {
+  readonly issues: { path: string; message: string }[];
+  constructor(message: string, issues: { path: string; message: string }[] = [], options?: { cause?: unknown }) {
+    super('config_invalid', message, options);
+    this.issues = issues;
+  }
+}
+
+/** A source could not connect, create or attach to its resource. */
+export class SourceError extends ExporterError {
+  readonly source: string;
+  constructor(source: string, message: string, options?: { cause?: unknown }) {
+    super('source_failed', `${source}: ${message}`, options);
+    this.source = source;
+  }
+}
+
+/** A single message that cannot become a canonical event; carries the counted reason. */
+export class RejectError extends ExporterError {
+  readonly reason: RejectReason;
+  constructor(reason: RejectReason, message: string, options?: { cause?: unknown }) {
+    super(reason, message, options);
+    this.reason = reason;
+  }
+}
+
+/**
+ * The closed set of reasons an input is rejected. Every value is a label of
+ * workflow_exporter_events_rejected_total{reason}; add here, never ad hoc.
+ */
+export const REJECT_REASONS = [
+  'invalid_encoding', // bytes that are not valid UTF-8
+  'invalid_json', // not parseable as JSON (truncated, NaN literals, stray bytes)
+  'too_large', // message or body over the configured byte limit
+  'too_deep', // nesting deeper than the configured limit
+  'not_an_object', // JSON that is not an object (number, string, null, nested array)
+  'invalid_event', // failed the canonical schema
+  'invalid_cloudevent', // CloudEvents envelope with a wrong specversion or missing fields
+  'unmapped', // a preset or mapping did not recognise the message
+  'invalid_timestamp', // time unparseable, or too far in the past or future
+  'invalid_duration', // duration negative, non-finite or absurd
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

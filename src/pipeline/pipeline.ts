@@ -1,0 +1,148 @@
+// The pipeline runner: decode, normalize, validate, lifecycle state, then every sink; a batch's
+// promise resolves only when all sinks took it, so a source acks after that and never before.
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { RejectError, type RejectReason, errorMessage } from '../errors.js';
+import { createNormalizer, type NormalizeOptions, type Normalizer } from '../events/normalize.js';
+import type { WorkflowEvent } from '../events/schema.js';
+import type { DeadLetter, DeadLetters } from '../sinks/dead-letters/dead-letters.js';
+import type { Metrics } from '../sinks/metrics/registry.js';
+import { opFor, type LifecycleOp, type LifecycleStore } from '../sinks/state/lifecycle.js';
+import { RateLimitedLog } from '../util/rate-limited-log.js';
+import type { BatchHandler, BatchResult, ProcessedBatch, RawMessage, RejectedItem, Sink } from './types.js';
+import { decode, validateEvent } from './validate.js';
+
+export const MAX_ERRORS_IN_RESULT = 20; // enough for a producer to see what is wrong, bounded response
+
+export interface PipelineDeps {
+  config: Config;
+  metrics: Metrics;
+  store: LifecycleStore;
+  deadLetters: DeadLetters;
+  logger: Logger;
+  now?: () => number;
+}
+
+export class Pipeline {
+  private readonly sinks: Sink[] = [];
+  private readonly rejectLog: RateLimitedLog;
+  private readonly now: () => number;
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly deps: PipelineDeps) {
+    this.now = deps.now ?? Date.now;
+    this.rejectLog = new RateLimitedLog(deps.logger, deps.config.log.rejectLogsPerMinute, this.now);
+  }
+
+  addSink(sink: Sink): void {
+    this.sinks.push(sink);
+  }
+
+  /** The handler a source calls with its batches. */
+  handler(source: string, opts: NormalizeOptions = {}): BatchHandler {
+    const normalize = createNormalizer(opts);
+    return (messages) => this.process(source, normalize, messages);
+  }
+
+  async process(source: string, normalize: Normalizer, messages: RawMessage[]): Promise<BatchResult> {
+    this.inFlight++;
+    const started = performance.now();
+    try {
+      return await this.run(source, normalize, messages);
+    } finally {
+      this.deps.metrics.batchDuration.labels(source).observe((performance.now() - started) / 1000);
+      if (--this.inFlight === 0) {
+        const w = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const f of w) f();
+      }
+    }
+  }
+
+  private async run(source: string, normalize: Normalizer, messages: RawMessage[]): Promise<BatchResult> {
+    const { metrics, config, deadLetters } = this.deps;
+    const nowMs = this.now();
+    const limits = config.validation;
+    metrics.received.labels(source).inc(messages.length);
+
+    const events: WorkflowEvent[] = [];
+    const timesMs: number[] = [];
+    let letters: DeadLetter[] | undefined;
+    let errors: RejectedItem[] | undefined;
+    let rejected = 0;
+
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i];
+      try {
+        const value = m.value !== undefined ? m.value : decode(m.data ?? '', limits.maxMessageBytes);
+        const candidate = normalize(value, m, nowMs);
+        const v = validateEvent(candidate, limits, nowMs);
+        events.push(v.event);
+        timesMs.push(v.timeMs);
+      } catch (err) {
+        const reason: RejectReason = err instanceof RejectError ? err.reason : 'invalid_event';
+        const message = errorMessage(err);
+        rejected++;
+        metrics.rejected.labels(source, reason).inc();
+        (letters ??= []).push(deadLetters.make(source, reason, message, m.value !== undefined ? m.value : m.data, m.subject, m.transportId));
+        if (!errors) errors = [];
+        if (errors.length < MAX_ERRORS_IN_RESULT) errors.push({ index: i, reason, message });
+        this.rejectLog.warn(`reject:${reason}`, { source, reason, error: message, subject: m.subject, transportId: m.transportId }, 'event rejected');
+      }
+    }
+
+    const pending: Promise<unknown>[] = [];
+    if (letters) pending.push(deadLetters.record(letters));
+
+    if (events.length > 0) {
+      const durations = await this.lifecycle(events, timesMs);
+      const batch: ProcessedBatch = { source, events, timesMs, durations, receivedAtMs: nowMs };
+      for (const sink of this.sinks) {
+        const r = sink.write(batch);
+        if (r) pending.push(r);
+      }
+    }
+    if (pending.length > 0) await Promise.all(pending);
+    return { accepted: events.length, rejected, errors: errors ?? [] };
+  }
+
+  /** Durations in seconds: duration_ms when given, else end time minus the matched start. */
+  private async lifecycle(events: WorkflowEvent[], timesMs: number[]): Promise<number[]> {
+    const durations = new Array<number>(events.length);
+    const ops: LifecycleOp[] = [];
+    const opIndex: number[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      durations[i] = e.duration_ms !== undefined ? e.duration_ms / 1000 : NaN;
+      const op = opFor(e, timesMs[i]);
+      if (op) {
+        ops.push(op);
+        opIndex.push(i);
+      }
+    }
+    if (ops.length === 0) return durations;
+    const starts = await this.deps.store.apply(ops);
+    for (let j = 0; j < ops.length; j++) {
+      const i = opIndex[j];
+      const start = starts[j];
+      if (start === start && durations[i] !== durations[i]) {
+        const d = (timesMs[i] - start) / 1000;
+        if (d >= 0) durations[i] = d;
+        else this.deps.metrics.lifecycleAnomalies.labels('end_before_start').inc();
+      }
+    }
+    return durations;
+  }
+
+  /** Resolves when no batch is in flight. */
+  drain(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    await this.drain();
+    for (const s of this.sinks) await s.close?.();
+  }
+}

@@ -1,0 +1,68 @@
+// The contracts between sources, the pipeline and sinks.
+import type { SourceKind } from '../config/schema.js';
+import type { RejectReason } from '../errors.js';
+import type { WorkflowEvent } from '../events/schema.js';
+
+/** One message as a source received it; the pipeline decodes it, a source never parses. */
+export interface RawMessage {
+  /** bytes or text to decode as JSON */
+  data?: string | Uint8Array;
+  /** an already-decoded JSON value (an element of an HTTP array body) */
+  value?: unknown;
+  /** NATS subject or Redis stream key; presets read the event kind from it */
+  subject?: string;
+  /** transport id (JetStream sequence, Redis entry id), kept with dead letters */
+  transportId?: string;
+}
+
+export interface RejectedItem {
+  index: number;
+  reason: RejectReason;
+  message: string;
+}
+
+export interface BatchResult {
+  accepted: number;
+  rejected: number;
+  /** the first few rejections, for the HTTP response; all are counted and dead-lettered */
+  errors: RejectedItem[];
+}
+
+/** Called by a source with one batch; resolves once every sink took it. Only then may the source ack. */
+export type BatchHandler = (messages: RawMessage[]) => Promise<BatchResult>;
+
+export interface SourceStatus {
+  connected: boolean;
+  /** messages waiting in the bus for this consumer, when the bus can tell */
+  pending?: number;
+  /** a short human reason when not connected */
+  detail?: string;
+}
+
+export interface Source {
+  readonly name: string;
+  readonly kind: SourceKind;
+  /** connect (create or attach resources) and begin delivering batches to the handler */
+  start(handler: BatchHandler): Promise<void>;
+  /** stop fetching; resolves after the in-flight batch went through the sinks and was acked */
+  stop(): Promise<void>;
+  status(): SourceStatus;
+}
+
+/** A validated batch as sinks see it. Arrays are aligned by index. */
+export interface ProcessedBatch {
+  /** the exporter source's name (nats, redis, http, demo…) */
+  source: string;
+  events: WorkflowEvent[];
+  /** event time, epoch ms */
+  timesMs: number[];
+  /** duration in seconds from duration_ms or lifecycle state; NaN when neither gives one */
+  durations: number[];
+  receivedAtMs: number;
+}
+
+export interface Sink {
+  readonly name: string;
+  write(batch: ProcessedBatch): void | Promise<void>;
+  close?(): Promise<void>;
+}

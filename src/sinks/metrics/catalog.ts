@@ -1,0 +1,185 @@
+// The one metric catalog: names, types, help, labels and default buckets. The metrics sink
+// registers exactly these; dashboards, rules and tests import them, so a rename moves everything.
+
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+
+export interface MetricDef<L extends string = string> {
+  readonly name: string;
+  readonly type: MetricType;
+  readonly help: string;
+  readonly labels: readonly L[];
+  /** default bucket boundaries in seconds (histograms only); overridable per histogram in config */
+  readonly buckets?: readonly number[];
+}
+
+function def<const L extends string>(d: MetricDef<L>): MetricDef<L> {
+  return d;
+}
+
+// Runs last seconds to hours: buckets from 1 s to 2 h.
+export const RUN_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200] as const;
+// Stages last sub-second to tens of minutes.
+export const STAGE_BUCKETS = [0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800] as const;
+// Tasks and agent calls: tens of milliseconds to minutes (LLM calls sit in 1–60 s).
+export const TASK_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300] as const;
+// Delivery lag: a healthy bus is sub-second; minutes mean a consumer fell behind.
+export const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300] as const;
+// Pipeline batches are processed in microseconds to tens of milliseconds.
+export const BATCH_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] as const;
+
+export const catalog = {
+  eventsTotal: def({
+    name: 'workflow_events_total',
+    type: 'counter',
+    help: 'Workflow events accepted, by emitting source and event type.',
+    labels: ['source', 'type'],
+  }),
+  runsStarted: def({
+    name: 'workflow_runs_started_total',
+    type: 'counter',
+    help: 'Workflow runs started.',
+    labels: ['workflow_type'],
+  }),
+  runsFinished: def({
+    name: 'workflow_runs_finished_total',
+    type: 'counter',
+    help: 'Workflow runs finished, by outcome (completed, failed, cancelled).',
+    labels: ['workflow_type', 'outcome'],
+  }),
+  runsActive: def({
+    name: 'workflow_runs_active',
+    type: 'gauge',
+    help: 'Workflow runs started and not yet finished, by state (running, paused). Shared across replicas when state lives in Redis: aggregate with max, not sum.',
+    labels: ['workflow_type', 'state'],
+  }),
+  runDuration: def({
+    name: 'workflow_run_duration_seconds',
+    type: 'histogram',
+    help: 'Workflow run duration from start to its end event.',
+    labels: ['workflow_type', 'outcome'],
+    buckets: RUN_BUCKETS,
+  }),
+  stageDuration: def({
+    name: 'workflow_stage_duration_seconds',
+    type: 'histogram',
+    help: 'Stage duration from stage.started to its end event.',
+    labels: ['workflow_type', 'stage', 'outcome'],
+    buckets: STAGE_BUCKETS,
+  }),
+  tasksTotal: def({
+    name: 'workflow_tasks_total',
+    type: 'counter',
+    help: 'Tasks finished, by agent and outcome (completed, failed).',
+    labels: ['agent', 'outcome'],
+  }),
+  taskDuration: def({
+    name: 'workflow_task_duration_seconds',
+    type: 'histogram',
+    help: 'Task duration from task.started to its end event, by agent.',
+    labels: ['agent', 'outcome'],
+    buckets: TASK_BUCKETS,
+  }),
+  agentLastSeen: def({
+    name: 'workflow_agent_last_seen_timestamp_seconds',
+    type: 'gauge',
+    help: 'Unix time of the latest event that named the agent.',
+    labels: ['agent'],
+  }),
+  queueDepth: def({
+    name: 'workflow_queue_depth',
+    type: 'gauge',
+    help: 'Latest reported depth of a work queue.',
+    labels: ['queue'],
+  }),
+  eventLag: def({
+    name: 'workflow_event_lag_seconds',
+    type: 'histogram',
+    help: 'Ingest time minus event time, by emitting source.',
+    labels: ['source'],
+    buckets: LAG_BUCKETS,
+  }),
+
+  // Self-metrics of the exporter.
+  received: def({
+    name: 'workflow_exporter_events_received_total',
+    type: 'counter',
+    help: 'Raw messages received, by exporter source (before validation).',
+    labels: ['source'],
+  }),
+  rejected: def({
+    name: 'workflow_exporter_events_rejected_total',
+    type: 'counter',
+    help: 'Messages rejected and sent to dead letters, by exporter source and reason.',
+    labels: ['source', 'reason'],
+  }),
+  sourceUp: def({
+    name: 'workflow_exporter_source_up',
+    type: 'gauge',
+    help: '1 when the source is connected to its server, else 0.',
+    labels: ['source', 'kind'],
+  }),
+  sourcePending: def({
+    name: 'workflow_exporter_source_pending_messages',
+    type: 'gauge',
+    help: 'Messages waiting in the bus for this consumer (JetStream num_pending, Redis group lag plus pending).',
+    labels: ['source'],
+  }),
+  sourceErrors: def({
+    name: 'workflow_exporter_source_errors_total',
+    type: 'counter',
+    help: 'Source-level failures (connection lost, fetch failed, group recreated), by kind.',
+    labels: ['source', 'kind'],
+  }),
+  batchDuration: def({
+    name: 'workflow_exporter_batch_duration_seconds',
+    type: 'histogram',
+    help: 'Time to take one batch through every sink, before its ack.',
+    labels: ['source'],
+    buckets: BATCH_BUCKETS,
+  }),
+  labelOverflow: def({
+    name: 'workflow_exporter_label_overflow_total',
+    type: 'counter',
+    help: 'Label values replaced by __overflow__ (cap or allow-list) or truncated, by label and kind.',
+    labels: ['label', 'kind'],
+  }),
+  lifecycleAnomalies: def({
+    name: 'workflow_exporter_lifecycle_anomalies_total',
+    type: 'counter',
+    help: 'Lifecycle events that did not fit the state (end without start, duplicate start, evicted), by kind.',
+    labels: ['kind'],
+  }),
+  deadLetters: def({
+    name: 'workflow_exporter_dead_letters_total',
+    type: 'counter',
+    help: 'Rejected messages written to the dead-letter output, by output (ring, nats, redis) and result.',
+    labels: ['output', 'result'],
+  }),
+  tailClients: def({
+    name: 'workflow_exporter_tail_clients',
+    type: 'gauge',
+    help: 'Connected live-tail clients, by transport (websocket, sse).',
+    labels: ['transport'],
+  }),
+  tailDropped: def({
+    name: 'workflow_exporter_tail_dropped_events_total',
+    type: 'counter',
+    help: 'Events not delivered to a slow live-tail client, by transport.',
+    labels: ['transport'],
+  }),
+  buildInfo: def({
+    name: 'workflow_exporter_build_info',
+    type: 'gauge',
+    help: 'Always 1; labels carry the exporter version and Node.js version.',
+    labels: ['version', 'node_version'],
+  }),
+} as const;
+
+export type CatalogKey = keyof typeof catalog;
+export const ALL_METRICS: readonly MetricDef[] = Object.values(catalog);
+
+/** Names prom-client adds to a histogram or counter series, for expression checks. */
+export function seriesNames(d: MetricDef): string[] {
+  if (d.type === 'histogram') return [`${d.name}_bucket`, `${d.name}_sum`, `${d.name}_count`];
+  return [d.name];
+}

@@ -1,0 +1,102 @@
+// Registers the catalog with prom-client on a given registry; one factory, no module singletons.
+import client, { type Registry } from 'prom-client';
+import type { Config } from '../../config/schema.js';
+import { catalog, type MetricDef } from './catalog.js';
+
+type Labels<D> = D extends MetricDef<infer L> ? L : never;
+type C = typeof catalog;
+
+/** Values read at scrape time from parts built after the metrics (state store, sources). */
+export interface ScrapeProviders {
+  activeRuns?: () => Promise<{ workflow_type: string; state: string; count: number }[]> | { workflow_type: string; state: string; count: number }[];
+  sources?: () => { name: string; kind: string; connected: boolean; pending?: number }[];
+}
+
+export interface Metrics {
+  registry: Registry;
+  providers: ScrapeProviders;
+  eventsTotal: client.Counter<Labels<C['eventsTotal']>>;
+  runsStarted: client.Counter<Labels<C['runsStarted']>>;
+  runsFinished: client.Counter<Labels<C['runsFinished']>>;
+  runsActive: client.Gauge<Labels<C['runsActive']>>;
+  runDuration: client.Histogram<Labels<C['runDuration']>>;
+  stageDuration: client.Histogram<Labels<C['stageDuration']>>;
+  tasksTotal: client.Counter<Labels<C['tasksTotal']>>;
+  taskDuration: client.Histogram<Labels<C['taskDuration']>>;
+  agentLastSeen: client.Gauge<Labels<C['agentLastSeen']>>;
+  queueDepth: client.Gauge<Labels<C['queueDepth']>>;
+  eventLag: client.Histogram<Labels<C['eventLag']>>;
+  received: client.Counter<Labels<C['received']>>;
+  rejected: client.Counter<Labels<C['rejected']>>;
+  sourceUp: client.Gauge<Labels<C['sourceUp']>>;
+  sourcePending: client.Gauge<Labels<C['sourcePending']>>;
+  sourceErrors: client.Counter<Labels<C['sourceErrors']>>;
+  batchDuration: client.Histogram<Labels<C['batchDuration']>>;
+  labelOverflow: client.Counter<Labels<C['labelOverflow']>>;
+  lifecycleAnomalies: client.Counter<Labels<C['lifecycleAnomalies']>>;
+  deadLetters: client.Counter<Labels<C['deadLetters']>>;
+  tailClients: client.Gauge<Labels<C['tailClients']>>;
+  tailDropped: client.Counter<Labels<C['tailDropped']>>;
+  buildInfo: client.Gauge<Labels<C['buildInfo']>>;
+}
+
+function counter<L extends string>(registry: Registry, d: MetricDef<L>) {
+  return new client.Counter<L>({ name: d.name, help: d.help, labelNames: [...d.labels], registers: [registry] });
+}
+function gauge<L extends string>(registry: Registry, d: MetricDef<L>, collect?: client.GaugeConfiguration<L>['collect']) {
+  return new client.Gauge<L>({ name: d.name, help: d.help, labelNames: [...d.labels], registers: [registry], collect });
+}
+function histogram<L extends string>(registry: Registry, d: MetricDef<L>, buckets?: readonly number[]) {
+  return new client.Histogram<L>({
+    name: d.name,
+    help: d.help,
+    labelNames: [...d.labels],
+    buckets: [...(buckets ?? d.buckets ?? [])],
+    registers: [registry],
+  });
+}
+
+export const VERSION = '0.1.0';
+
+export function createMetrics(registry: Registry, cfg: Config['metrics']): Metrics {
+  if (cfg.defaultMetrics) client.collectDefaultMetrics({ register: registry });
+  const providers: ScrapeProviders = {};
+  const m: Metrics = {
+    registry,
+    providers,
+    eventsTotal: counter(registry, catalog.eventsTotal),
+    runsStarted: counter(registry, catalog.runsStarted),
+    runsFinished: counter(registry, catalog.runsFinished),
+    runsActive: gauge(registry, catalog.runsActive, async function () {
+      if (!providers.activeRuns) return;
+      const runs = await providers.activeRuns();
+      this.reset();
+      for (const r of runs) this.labels(r.workflow_type, r.state).set(r.count);
+    }),
+    runDuration: histogram(registry, catalog.runDuration, cfg.buckets.run),
+    stageDuration: histogram(registry, catalog.stageDuration, cfg.buckets.stage),
+    tasksTotal: counter(registry, catalog.tasksTotal),
+    taskDuration: histogram(registry, catalog.taskDuration, cfg.buckets.task),
+    agentLastSeen: gauge(registry, catalog.agentLastSeen),
+    queueDepth: gauge(registry, catalog.queueDepth),
+    eventLag: histogram(registry, catalog.eventLag, cfg.buckets.lag),
+    received: counter(registry, catalog.received),
+    rejected: counter(registry, catalog.rejected),
+    sourceUp: gauge(registry, catalog.sourceUp, function () {
+      for (const s of providers.sources?.() ?? []) this.labels(s.name, s.kind).set(s.connected ? 1 : 0);
+    }),
+    sourcePending: gauge(registry, catalog.sourcePending, function () {
+      for (const s of providers.sources?.() ?? []) if (s.pending !== undefined) this.labels(s.name).set(s.pending);
+    }),
+    sourceErrors: counter(registry, catalog.sourceErrors),
+    batchDuration: histogram(registry, catalog.batchDuration),
+    labelOverflow: counter(registry, catalog.labelOverflow),
+    lifecycleAnomalies: counter(registry, catalog.lifecycleAnomalies),
+    deadLetters: counter(registry, catalog.deadLetters),
+    tailClients: gauge(registry, catalog.tailClients),
+    tailDropped: counter(registry, catalog.tailDropped),
+    buildInfo: gauge(registry, catalog.buildInfo),
+  };
+  m.buildInfo.set({ version: VERSION, node_version: process.version }, 1);
+  return m;
+}

@@ -1,0 +1,126 @@
+// The metrics sink: turns validated events (and lifecycle durations) into the catalog's series.
+import type { Counter, Histogram } from 'prom-client';
+import type { CardinalityGuard } from '../../pipeline/guard.js';
+import type { ProcessedBatch, Sink } from '../../pipeline/types.js';
+import { outcomeOf, UNKNOWN } from '../state/lifecycle.js';
+import type { Metrics } from './registry.js';
+
+type Inc = { inc(v?: number): void };
+type Obs = { observe(v: number): void };
+
+/**
+ * Caches label children by their joined values: prom-client hashes a label object on every
+ * inc(); a Map lookup on one string is several times cheaper on the hot path.
+ */
+class Children<T> {
+  private readonly map = new Map<string, T>();
+  constructor(private readonly make: (values: string[]) => T) {}
+  get(a: string, b?: string, c?: string): T {
+    const key = c !== undefined ? `${a}\u0000${b}\u0000${c}` : b !== undefined ? `${a}\u0000${b}` : a;
+    let child = this.map.get(key);
+    if (!child) {
+      const values = c !== undefined ? [a, b!, c] : b !== undefined ? [a, b] : [a];
+      child = this.make(values);
+      this.map.set(key, child);
+    }
+    return child;
+  }
+}
+
+function counterChildren(m: Counter<string>): Children<Inc> {
+  return new Children((v) => m.labels(...v));
+}
+function histogramChildren(m: Histogram<string>): Children<Obs> {
+  return new Children((v) => m.labels(...v));
+}
+
+export class MetricsSink implements Sink {
+  readonly name = 'metrics';
+  private readonly events: Children<Inc>;
+  private readonly started: Children<Inc>;
+  private readonly finished: Children<Inc>;
+  private readonly runDur: Children<Obs>;
+  private readonly stageDur: Children<Obs>;
+  private readonly tasks: Children<Inc>;
+  private readonly taskDur: Children<Obs>;
+  private readonly lag: Children<Obs>;
+  private readonly lastSeen = new Map<string, number>();
+
+  constructor(
+    private readonly m: Metrics,
+    private readonly guard: CardinalityGuard,
+  ) {
+    this.events = counterChildren(m.eventsTotal);
+    this.started = counterChildren(m.runsStarted);
+    this.finished = counterChildren(m.runsFinished);
+    this.runDur = histogramChildren(m.runDuration);
+    this.stageDur = histogramChildren(m.stageDuration);
+    this.tasks = counterChildren(m.tasksTotal);
+    this.taskDur = histogramChildren(m.taskDuration);
+    this.lag = histogramChildren(m.eventLag);
+  }
+
+  write(batch: ProcessedBatch): void {
+    const g = this.guard;
+    const { events, timesMs, durations, receivedAtMs } = batch;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      const source = g.value('source', e.source);
+      const type = g.value('type', e.type);
+      this.events.get(source, type).inc();
+      const lag = (receivedAtMs - timesMs[i]) / 1000;
+      this.lag.get(source).observe(lag > 0 ? lag : 0);
+
+      if (e.agent !== undefined) {
+        // last-seen is the latest event time, never moved backwards by a late event; keyed by the
+        // guarded value so a flood of agent names cannot grow this map past the label cap
+        const agent = g.value('agent', e.agent);
+        const ts = timesMs[i] / 1000;
+        const cur = this.lastSeen.get(agent);
+        if (cur === undefined || ts > cur) {
+          this.lastSeen.set(agent, ts);
+          this.m.agentLastSeen.labels(agent).set(ts);
+        }
+      }
+
+      const dot = e.type.indexOf('.');
+      const kind = dot > 0 ? e.type.slice(0, dot) : e.type;
+      const d = durations[i];
+      switch (kind) {
+        case 'workflow': {
+          const wt = g.value('workflow_type', e.workflow?.type ?? UNKNOWN);
+          if (e.type === 'workflow.started') {
+            this.started.get(wt).inc();
+            break;
+          }
+          const outcome = outcomeOf(e.type);
+          if (!outcome) break;
+          this.finished.get(wt, outcome).inc();
+          if (d === d) this.runDur.get(wt, outcome).observe(d);
+          break;
+        }
+        case 'stage': {
+          const outcome = outcomeOf(e.type);
+          if (!outcome || e.stage === undefined) break;
+          if (d === d) {
+            this.stageDur
+              .get(g.value('workflow_type', e.workflow?.type ?? UNKNOWN), g.value('stage', e.stage), outcome)
+              .observe(d);
+          }
+          break;
+        }
+        case 'task': {
+          const outcome = outcomeOf(e.type);
+          if (!outcome) break;
+          const agent = g.value('agent', e.agent ?? UNKNOWN);
+          this.tasks.get(agent, outcome).inc();
+          if (d === d) this.taskDur.get(agent, outcome).observe(d);
+          break;
+        }
+        case 'queue':
+          if (e.queue) this.m.queueDepth.labels(g.value('queue', e.queue.name)).set(e.queue.depth);
+          break;
+      }
+    }
+  }
+}

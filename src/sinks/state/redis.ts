@@ -1,0 +1,125 @@
+// Redis lifecycle store: start times and open runs shared by replicas and kept across restarts.
+import { Redis } from 'ioredis';
+import type { ActiveRuns, AnomalyCounter, LifecycleOp, LifecycleStore } from './lifecycle.js';
+
+// One round trip per batch: every op of the batch runs in one atomic script, so a start handled by
+// one replica and its end by another still meet, and a redelivered start cannot count a run twice.
+const SCRIPT = `
+local prefix, ttl, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local SEP = '\\31'
+local out = {}
+local j = 4
+for i = 1, n do
+  local op, key, run, wt, t = ARGV[j], ARGV[j+1], ARGV[j+2], ARGV[j+3], ARGV[j+4]
+  j = j + 5
+  local k = prefix .. ':open:' .. key
+  if op == 'W' or op == 'S' then
+    if redis.call('SET', k, t .. SEP .. 'running' .. SEP .. wt .. SEP .. run, 'NX', 'PX', ttl) then
+      if op == 'W' then
+        redis.call('ZADD', prefix .. ':active:' .. wt .. ':running', t, run)
+        redis.call('SADD', prefix .. ':types', wt)
+      end
+      out[i] = 'n'
+    else
+      out[i] = 'd'
+    end
+  else
+    local v = redis.call('GET', k)
+    if not v then
+      out[i] = 'm'
+    else
+      local s, st, swt, srun = string.match(v, '^([^\\31]*)\\31([^\\31]*)\\31([^\\31]*)\\31(.*)$')
+      if op == 'X' or op == 'E' then
+        redis.call('DEL', k)
+        if op == 'X' then redis.call('ZREM', prefix .. ':active:' .. swt .. ':' .. st, srun) end
+        out[i] = s
+      else
+        local nx = 'running'
+        if op == 'P' then nx = 'paused' end
+        if st ~= nx then
+          redis.call('SET', k, s .. SEP .. nx .. SEP .. swt .. SEP .. srun, 'KEEPTTL')
+          redis.call('ZREM', prefix .. ':active:' .. swt .. ':' .. st, srun)
+          redis.call('ZADD', prefix .. ':active:' .. swt .. ':' .. nx, s, srun)
+        end
+        out[i] = 'p'
+      end
+    end
+  end
+end
+return out
+`;
+
+type ScriptRedis = Redis & { wfxLifecycle(...args: (string | number)[]): Promise<string[]> };
+
+export class RedisLifecycleStore implements LifecycleStore {
+  private readonly redis: ScriptRedis;
+  private readonly ttlMs: number;
+
+  constructor(
+    url: string,
+    private readonly prefix: string,
+    ttlSeconds: number,
+    private readonly countAnomaly: AnomalyCounter,
+  ) {
+    this.ttlMs = ttlSeconds * 1000;
+    this.redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null, enableAutoPipelining: false }) as ScriptRedis;
+    this.redis.defineCommand('wfxLifecycle', { numberOfKeys: 0, lua: SCRIPT });
+    this.redis.on('error', () => {}); // reconnects on its own; failures surface as rejected commands
+  }
+
+  get client(): Redis {
+    return this.redis;
+  }
+
+  async apply(ops: LifecycleOp[]): Promise<number[]> {
+    if (ops.length === 0) return [];
+    const args: (string | number)[] = [this.prefix, this.ttlMs, ops.length];
+    for (const o of ops) args.push(o.op, o.key, o.run, o.workflowType, Math.round(o.timeMs));
+    const res = await this.redis.wfxLifecycle(...args);
+    const out = new Array<number>(ops.length);
+    for (let i = 0; i < ops.length; i++) {
+      const r = res[i];
+      out[i] = NaN;
+      if (r === 'd') this.countAnomaly('duplicate_start');
+      else if (r === 'm') this.countAnomaly('end_without_start');
+      else if (r === 'q') this.countAnomaly('pause_without_start');
+      else if (r !== 'n' && r !== 'p') out[i] = Number(r);
+    }
+    return out;
+  }
+
+  async activeRuns(): Promise<ActiveRuns[]> {
+    const types = await this.redis.smembers(`${this.prefix}:types`);
+    if (types.length === 0) return [];
+    const cutoff = Date.now() - this.ttlMs;
+    const p = this.redis.pipeline();
+    const keys: [string, 'running' | 'paused'][] = [];
+    for (const t of types) {
+      for (const s of ['running', 'paused'] as const) {
+        const k = `${this.prefix}:active:${t}:${s}`;
+        // runs whose start is older than the TTL lost their open entry: forget them here too
+        p.zremrangebyscore(k, '-inf', cutoff);
+        p.zcard(k);
+        keys.push([t, s]);
+      }
+    }
+    const res = (await p.exec()) ?? [];
+    return keys.map(([workflow_type, state], i) => ({ workflow_type, state, count: Number(res[i * 2 + 1]?.[1] ?? 0) }));
+  }
+
+  async openRunsBefore(beforeMs: number): Promise<{ run: string; workflowType: string; startMs: number }[]> {
+    const types = await this.redis.smembers(`${this.prefix}:types`);
+    const out: { run: string; workflowType: string; startMs: number }[] = [];
+    for (const t of types) {
+      for (const s of ['running', 'paused']) {
+        const r = await this.redis.zrangebyscore(`${this.prefix}:active:${t}:${s}`, '-inf', `(${beforeMs}`, 'WITHSCORES');
+        for (let i = 0; i < r.length; i += 2) out.push({ run: r[i], workflowType: t, startMs: Number(r[i + 1]) });
+      }
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}

@@ -1,0 +1,108 @@
+// The http source: POST /api/events with one event, a JSON array, or NDJSON; size-limited.
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { BatchHandler, BatchResult, RawMessage, Source, SourceStatus } from '../../pipeline/types.js';
+import type { Metrics } from '../../sinks/metrics/registry.js';
+import type { DeadLetters } from '../../sinks/dead-letters/dead-letters.js';
+
+export const INGEST_PATH = '/api/events';
+const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/json-seq'];
+const NEWLINE = 0x0a;
+
+export class HttpSource implements Source {
+  readonly kind = 'http' as const;
+  handler?: BatchHandler;
+
+  constructor(
+    readonly name: string,
+    readonly bodyLimitBytes: number,
+    readonly maxEventsPerRequest: number,
+  ) {}
+
+  async start(handler: BatchHandler): Promise<void> {
+    this.handler = handler;
+  }
+  async stop(): Promise<void> {
+    this.handler = undefined;
+  }
+  status(): SourceStatus {
+    return { connected: this.handler !== undefined };
+  }
+}
+
+/** Splits NDJSON by hand on the raw bytes: cheaper than a JSON-array parse, and keeps bad UTF-8 detectable per line. */
+export function splitNdjson(body: Buffer): RawMessage[] {
+  const out: RawMessage[] = [];
+  let start = 0;
+  while (start < body.length) {
+    let end = body.indexOf(NEWLINE, start);
+    if (end < 0) end = body.length;
+    let stop = end;
+    if (stop > start && body[stop - 1] === 0x0d) stop--; // CRLF
+    if (stop > start) out.push({ data: body.subarray(start, stop) });
+    start = end + 1;
+  }
+  return out;
+}
+
+/** One event or a JSON array; an unparseable body is one message so it is counted and dead-lettered. */
+export function splitJson(body: Buffer): RawMessage[] {
+  let i = 0;
+  while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09)) i++;
+  if (body[i] !== 0x5b /* [ */) return [{ data: body }];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
+  } catch {
+    return [{ data: body }];
+  }
+  return (parsed as unknown[]).map((value) => ({ value }));
+}
+
+export interface IngestOptions {
+  source: HttpSource;
+  metrics: Metrics;
+  deadLetters: DeadLetters;
+}
+
+export const ingestPlugin: FastifyPluginAsync<IngestOptions> = async (app: FastifyInstance, opts) => {
+  const { source, metrics, deadLetters } = opts;
+  // Parsers registered here stay inside this plugin: other routes keep Fastify's JSON parser.
+  app.addContentTypeParser(
+    ['application/json', 'text/plain', ...NDJSON_TYPES],
+    { parseAs: 'buffer', bodyLimit: source.bodyLimitBytes },
+    (_req, body, done) => done(null, body),
+  );
+
+  app.setErrorHandler(async (err: Error & { code?: string; statusCode?: number }, req, reply) => {
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      metrics.received.labels(source.name).inc();
+      metrics.rejected.labels(source.name, 'too_large').inc();
+      const len = req.headers['content-length'] ?? 'unknown';
+      await deadLetters.record([deadLetters.make(source.name, 'too_large', `body of ${len} bytes exceeds ${source.bodyLimitBytes}`, '')]);
+      return reply.code(413).send({ error: 'too_large', message: `request body exceeds ${source.bodyLimitBytes} bytes` });
+    }
+    if ((err.statusCode ?? 500) < 500) return reply.code(err.statusCode!).send({ error: err.code ?? 'bad_request', message: err.message });
+    req.log.error({ err }, 'ingest failed');
+    return reply.code(500).send({ error: 'internal', message: 'internal error' });
+  });
+
+  app.post(INGEST_PATH, async (req, reply) => {
+    const handler = source.handler;
+    if (!handler) return reply.code(503).send({ error: 'not_ready', message: 'http source is stopping' });
+    const body = req.body as Buffer | undefined;
+    if (!body || body.length === 0) return reply.code(400).send({ error: 'empty', message: 'request body is empty' });
+    const ct = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    const messages = NDJSON_TYPES.includes(ct) ? splitNdjson(body) : splitJson(body);
+    if (messages.length > source.maxEventsPerRequest) {
+      metrics.received.labels(source.name).inc(messages.length);
+      metrics.rejected.labels(source.name, 'too_large').inc(messages.length);
+      await deadLetters.record([
+        deadLetters.make(source.name, 'too_large', `${messages.length} events exceed ${source.maxEventsPerRequest} per request`, body.subarray(0, 4096)),
+      ]);
+      return reply.code(413).send({ error: 'too_large', message: `at most ${source.maxEventsPerRequest} events per request` });
+    }
+    const result: BatchResult = await handler(messages);
+    const code = result.accepted === 0 && result.rejected > 0 ? 400 : 202;
+    return reply.code(code).send(result);
+  });
+};

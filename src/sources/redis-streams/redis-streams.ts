@@ -1,0 +1,258 @@
+// The redis-streams source: a consumer group read in batches (XREADGROUP), one XACK per batch after
+// the sinks took it, entries left pending by a dead consumer claimed with XAUTOCLAIM.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { SourceConfig } from '../../config/schema.js';
+import { SourceError } from '../../errors.js';
+import type { BatchHandler, RawMessage, Source, SourceStatus } from '../../pipeline/types.js';
+import type { DeadLetter, DeadLetterOutput } from '../../sinks/dead-letters/dead-letters.js';
+import type { Metrics } from '../../sinks/metrics/registry.js';
+
+export type RedisSourceConfig = Extract<SourceConfig, { kind: 'redis-streams' }>;
+
+export const PENDING_POLL_MS = 5000;
+export const RETRY_BACKOFF_MS = 500; // after a failed read or a failed batch, before trying again
+
+type Entry = [id: Buffer, fields: Buffer[]];
+// ioredis has Buffer variants of every command at run time; its typings omit these two
+type BufferCommands = {
+  xreadgroupBuffer(...args: (string | number)[]): Promise<unknown>;
+  xautoclaimBuffer(...args: (string | number)[]): Promise<unknown>;
+};
+type StreamReply = [key: Buffer, entries: Entry[]][];
+
+export class RedisStreamsSource implements Source {
+  readonly kind = 'redis-streams' as const;
+  private redis?: Redis;
+  private connected = false;
+  private detail = 'not started';
+  private stopped = false;
+  private loop?: Promise<void>;
+  private pending?: number;
+  private pendingTimer?: NodeJS.Timeout;
+  private lastClaim = 0;
+  readonly consumer: string;
+
+  constructor(
+    readonly name: string,
+    private readonly cfg: RedisSourceConfig,
+    private readonly logger: Logger,
+    private readonly metrics?: Metrics,
+  ) {
+    // hostname is the pod name on Kubernetes: stable across a container restart, unique per replica
+    this.consumer = cfg.consumer ?? hostname();
+  }
+
+  get client(): Redis | undefined {
+    return this.redis;
+  }
+
+  async start(handler: BatchHandler): Promise<void> {
+    const cfg = this.cfg;
+    this.stopped = false;
+    const redis = new Redis(cfg.url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: null, // commands wait for the reconnect instead of failing the batch
+      password: cfg.passwordFile ? readFileSync(cfg.passwordFile, 'utf8').trim() : undefined,
+      retryStrategy: (times) => Math.min(times * 200, 2000),
+      connectionName: `workflow-exporter:${this.name}`,
+    });
+    this.redis = redis;
+    redis.on('ready', () => {
+      if (!this.connected && this.detail !== 'not started') this.logger.info({ source: this.name }, 'redis reconnected');
+      this.setUp(true, 'ready');
+    });
+    redis.on('close', () => {
+      if (this.connected && !this.stopped) {
+        this.metrics?.sourceErrors.labels(this.name, 'disconnected').inc();
+        this.logger.warn({ source: this.name }, 'redis connection lost; reconnecting');
+      }
+      this.setUp(false, 'disconnected');
+    });
+    redis.on('error', () => {}); // reported through close/ready; ioredis retries on its own
+    try {
+      await redis.connect();
+    } catch (cause) {
+      redis.disconnect();
+      throw new SourceError(this.name, `cannot connect to ${cfg.url}: ${(cause as Error).message}`, { cause });
+    }
+    for (const key of cfg.keys) await this.ensureGroup(key, cfg.startId);
+    this.loop = this.run(handler);
+    this.pendingTimer = setInterval(() => void this.pollPending(), PENDING_POLL_MS);
+    this.pendingTimer.unref();
+  }
+
+  private setUp(up: boolean, detail: string): void {
+    this.connected = up;
+    this.detail = detail;
+    this.metrics?.sourceUp.labels(this.name, this.kind).set(up ? 1 : 0);
+  }
+
+  private async ensureGroup(key: string, startId: string): Promise<void> {
+    const redis = this.redis!;
+    if (!this.cfg.create) {
+      try {
+        const groups = (await redis.xinfo('GROUPS', key)) as unknown[][];
+        if (!groups.some((g) => g[1] === this.cfg.group)) throw new Error(`group ${this.cfg.group} missing`);
+      } catch (cause) {
+        throw new SourceError(this.name, `stream ${key} or group ${this.cfg.group} not found (set create: true to create them)`, { cause });
+      }
+      return;
+    }
+    try {
+      await redis.xgroup('CREATE', key, this.cfg.group, startId, 'MKSTREAM');
+      this.logger.info({ source: this.name, key, group: this.cfg.group }, 'created consumer group');
+    } catch (err) {
+      if (!String((err as Error).message).includes('BUSYGROUP')) {
+        throw new SourceError(this.name, `cannot create group ${this.cfg.group} on ${key}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  }
+
+  private toRaw(key: string, entries: Entry[]): RawMessage[] {
+    const field = this.cfg.field;
+    const out: RawMessage[] = [];
+    for (const [idBuf, fields] of entries) {
+      const transportId = idBuf.toString();
+      if (!fields) continue; // deleted entry still in the PEL
+      let data: Buffer | undefined;
+      for (let i = 0; i < fields.length; i += 2) {
+        if (fields[i].toString() === field) {
+          data = fields[i + 1];
+          break;
+        }
+      }
+      if (data !== undefined) out.push({ data, subject: key, transportId });
+      else {
+        // entries written field by field (XADD k * type X payload {...}) arrive as an object
+        const value: Record<string, string> = {};
+        for (let i = 0; i < fields.length; i += 2) {
+          const f = fields[i].toString();
+          if (f === '__proto__' || f === 'constructor' || f === 'prototype') continue;
+          value[f] = fields[i + 1].toString();
+        }
+        out.push({ value, subject: key, transportId });
+      }
+    }
+    return out;
+  }
+
+  /** Runs one stream's entries through the handler, then acks them with one XACK. */
+  private async processEntries(handler: BatchHandler, key: string, entries: Entry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const raw = this.toRaw(key, entries);
+    if (raw.length > 0) await handler(raw);
+    await this.redis!.xack(key, this.cfg.group, ...entries.map((e) => e[0]));
+  }
+
+  private async run(handler: BatchHandler): Promise<void> {
+    const cfg = this.cfg;
+    const redis = this.redis!;
+    // after a restart this consumer's own pending entries (read, never acked) come first
+    let ownPending = true;
+    while (!this.stopped) {
+      try {
+        if (Date.now() - this.lastClaim >= cfg.claimIntervalMs) {
+          this.lastClaim = Date.now();
+          await this.claim(handler);
+        }
+        const ids = cfg.keys.map(() => (ownPending ? '0' : '>'));
+        const res = (await (redis as unknown as BufferCommands).xreadgroupBuffer(
+          'GROUP', cfg.group, this.consumer, 'COUNT', cfg.batch,
+          ...(ownPending ? [] : ['BLOCK', cfg.blockMs]),
+          'STREAMS', ...cfg.keys, ...ids,
+        )) as StreamReply | null;
+        let got = 0;
+        for (const [keyBuf, entries] of res ?? []) {
+          got += entries.length;
+          await this.processEntries(handler, keyBuf.toString(), entries);
+        }
+        if (ownPending && got === 0) ownPending = false;
+      } catch (err) {
+        if (this.stopped) break;
+        const msg = String((err as Error).message);
+        if (msg.includes('NOGROUP')) {
+          // Redis lost the stream and group (restart without persistence): recreate from the start
+          this.metrics?.sourceErrors.labels(this.name, 'group_recreated').inc();
+          this.logger.warn({ source: this.name, group: cfg.group }, 'consumer group missing; recreating it');
+          for (const key of cfg.keys) await this.ensureGroup(key, '0').catch(() => {});
+          ownPending = false;
+        } else {
+          this.metrics?.sourceErrors.labels(this.name, 'batch_failed').inc();
+          this.logger.error({ err, source: this.name }, 'read or batch failed; retrying own pending entries');
+          ownPending = true;
+          await new Promise((r) => setTimeout(r, RETRY_BACKOFF_MS));
+        }
+      }
+    }
+  }
+
+  /** Takes over entries another consumer read and never acked for claimIdleMs. */
+  private async claim(handler: BatchHandler): Promise<void> {
+    const cfg = this.cfg;
+    for (const key of cfg.keys) {
+      let cursor = '0-0';
+      for (let round = 0; round < 100; round++) {
+        const res = (await (this.redis as unknown as BufferCommands).xautoclaimBuffer(key, cfg.group, this.consumer, cfg.claimIdleMs, cursor, 'COUNT', cfg.batch)) as [
+          Buffer,
+          Entry[],
+          ...unknown[],
+        ];
+        const entries = res[1].filter((e) => e[1] !== null);
+        if (entries.length > 0) {
+          this.metrics?.sourceErrors.labels(this.name, 'claimed').inc(entries.length);
+          this.logger.info({ source: this.name, key, claimed: entries.length }, 'claimed entries left pending by another consumer');
+          await this.processEntries(handler, key, entries);
+        }
+        cursor = res[0].toString();
+        if (cursor === '0-0') break;
+      }
+    }
+  }
+
+  private async pollPending(): Promise<void> {
+    if (!this.redis || !this.connected) return;
+    try {
+      let total = 0;
+      for (const key of this.cfg.keys) {
+        const groups = (await this.redis.xinfo('GROUPS', key)) as unknown[][];
+        for (const g of groups) {
+          const o: Record<string, unknown> = {};
+          for (let i = 0; i < g.length; i += 2) o[String(g[i])] = g[i + 1];
+          if (o.name === this.cfg.group) total += Number(o.pending ?? 0) + Number(o.lag ?? 0);
+        }
+      }
+      this.pending = total;
+      this.metrics?.sourcePending.labels(this.name).set(total);
+    } catch {
+      // keep the last figure
+    }
+  }
+
+  /** A dead-letter output: XADD to `stream`, capped near maxLen entries. */
+  deadLetterOutput(stream: string, maxLen: number): DeadLetterOutput {
+    return {
+      name: 'redis',
+      publish: async (letters: DeadLetter[]) => {
+        const p = this.redis!.pipeline();
+        for (const l of letters) p.xadd(stream, 'MAXLEN', '~', maxLen, '*', 'data', JSON.stringify(l));
+        await p.exec();
+      },
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.pendingTimer) clearInterval(this.pendingTimer);
+    // the loop ends after its current read (at most blockMs) and the batch it holds is acked
+    await this.loop;
+    await this.redis?.quit().catch(() => this.redis?.disconnect());
+    this.setUp(false, 'stopped');
+  }
+
+  status(): SourceStatus {
+    return { connected: this.connected, pending: this.pending, detail: this.detail };
+  }
+}

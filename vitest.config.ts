@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // integration tests share brokers and spawn processes; two workers fit a 2-core machine
+    pool: 'forks',
+    maxWorkers: 2,
+  },
+});
