@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryLifecycleStore } from './memory.js';
+import { opFor, outcomeOf, type LifecycleOp } from './lifecycle.js';
+import type { WorkflowEvent } from '../../events/schema.js';
+
+function ev(type: string, extra: Partial<WorkflowEvent> = {}): WorkflowEvent {
+  return { id: `${type}-${Math.random()}`, type, time: '2026-11-20T10:00:00Z', source: 's', priority: 'normal', ...extra };
+}
+
+function store(max = 100) {
+  const anomalies: string[] = [];
+  return { s: new MemoryLifecycleStore(max, (k) => anomalies.push(k)), anomalies };
+}
+
+const wf = { id: 'wf-1', type: 'feature-dev' };
+
+describe('opFor', () => {
+  it('maps lifecycle events to ops keyed by their ids', () => {
+    expect(opFor(ev('workflow.started', { workflow: wf }), 5)).toEqual({ op: 'W', key: 'w:wf-1', run: 'wf-1', workflowType: 'feature-dev', timeMs: 5 });
+    expect(opFor(ev('workflow.cancelled', { workflow: wf }), 5)?.op).toBe('X');
+    expect(opFor(ev('workflow.paused', { workflow: wf }), 5)?.op).toBe('P');
+    expect(opFor(ev('stage.started', { workflow: wf, stage: 'plan' }), 5)?.key).toBe('s:wf-1:plan');
+    expect(opFor(ev('task.failed', { task: { id: 't1' } }), 5)).toMatchObject({ op: 'E', key: 't::t1' });
+    // no id to match on, or not a lifecycle event: no op
+    expect(opFor(ev('workflow.started'), 5)).toBeUndefined();
+    expect(opFor(ev('stage.started', { workflow: wf }), 5)).toBeUndefined();
+    expect(opFor(ev('agent.heartbeat', { agent: 'a' }), 5)).toBeUndefined();
+    expect(outcomeOf('workflow.failed')).toBe('failed');
+    expect(outcomeOf('workflow.started')).toBeUndefined();
+  });
+});
+
+describe('MemoryLifecycleStore', () => {
+  const W = (key: string, t: number, op: LifecycleOp['op'] = 'W'): LifecycleOp => ({ op, key: `w:${key}`, run: key, workflowType: 'ft', timeMs: t });
+
+  it('matches a start to its end and tracks active runs by state', () => {
+    const { s, anomalies } = store();
+    expect(s.apply([W('a', 1000), W('b', 2000)])).toEqual([NaN, NaN]);
+    expect(s.activeRuns()).toEqual([{ workflow_type: 'ft', state: 'running', count: 2 }]);
+    s.apply([W('a', 3000, 'P')]);
+    expect(s.activeRuns()).toEqual([
+      { workflow_type: 'ft', state: 'running', count: 1 },
+      { workflow_type: 'ft', state: 'paused', count: 1 },
+    ]);
+    expect(s.apply([W('a', 9000, 'X')])).toEqual([1000]);
+    expect(s.activeRuns()).toEqual([
+      { workflow_type: 'ft', state: 'running', count: 1 },
+      { workflow_type: 'ft', state: 'paused', count: 0 },
+    ]);
+    expect(anomalies).toEqual([]);
+  });
+
+  it('counts a redelivered start once and an end without start as an anomaly, never going negative', () => {
+    const { s, anomalies } = store();
+    s.apply([W('a', 1000), W('a', 1000)]);
+    expect(s.activeRuns()).toEqual([{ workflow_type: 'ft', state: 'running', count: 1 }]);
+    expect(s.apply([W('a', 2000, 'X'), W('a', 2000, 'X')])).toEqual([1000, NaN]);
+    expect(s.activeRuns()).toEqual([{ workflow_type: 'ft', state: 'running', count: 0 }]);
+    expect(anomalies).toEqual(['duplicate_start', 'end_without_start']);
+  });
+
+  it('evicts the oldest open entry past maxEntries and releases its active count', () => {
+    const { s, anomalies } = store(2);
+    s.apply([W('a', 1), W('b', 2), W('c', 3)]);
+    expect(anomalies).toEqual(['evicted']);
+    expect(s.activeRuns()).toEqual([{ workflow_type: 'ft', state: 'running', count: 2 }]);
+    expect(s.apply([W('a', 4, 'X')])).toEqual([NaN]);
+  });
+});
