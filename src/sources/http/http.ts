@@ -68,7 +68,7 @@ export const ingestPlugin: FastifyPluginAsync<IngestOptions> = async (app: Fasti
   const { source, metrics, deadLetters } = opts;
   // Parsers registered here stay inside this plugin: other routes keep Fastify's JSON parser.
   app.addContentTypeParser(
-    ['application/json', 'text/plain', ...NDJSON_TYPES],
+    ['application/json', 'text/plain', 'application/cloudevents+json', 'application/cloudevents-batch+json', ...NDJSON_TYPES],
     { parseAs: 'buffer', bodyLimit: source.bodyLimitBytes },
     (_req, body, done) => done(null, body),
   );
