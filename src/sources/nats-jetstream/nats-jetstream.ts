@@ -161,7 +161,8 @@ export class NatsJetStreamSource implements Source {
           ack_wait: nanos(this.cfg.ackWaitMs),
           max_ack_pending: this.cfg.maxAckPending,
           deliver_policy: this.cfg.deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
-          filter_subjects: subjects,
+          // one subject filters on every server version; several need filter_subjects (server 2.10+)
+          ...(subjects.length === 1 ? { filter_subject: subjects[0] } : { filter_subjects: subjects }),
         });
         this.logger.info({ source: this.name, stream, durable }, 'created durable consumer');
       } catch (err) {

@@ -1,0 +1,120 @@
+// The nats-jetstream source against the real JetStream server: durable consumer, batched acks, exact metrics.
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { knownRuns } from './helpers/events.js';
+import { natsUrl, uniqueName } from './helpers/brokers.js';
+import { startApp, waitFor, type TestApp } from './helpers/app.js';
+import { value } from './helpers/metrics.js';
+
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+let url: string;
+const streams: string[] = [];
+
+beforeAll(async () => {
+  url = await natsUrl();
+  nc = await connect({ servers: url });
+  jsm = await jetstreamManager(nc);
+});
+afterAll(async () => {
+  for (const s of streams) await jsm.streams.delete(s).catch(() => {});
+  await nc?.drain();
+});
+
+async function publish(subject: string, payloads: (string | object)[]): Promise<void> {
+  const js = jetstream(nc);
+  await Promise.all(payloads.map((p) => js.publish(subject, typeof p === 'string' ? p : JSON.stringify(p))));
+}
+
+describe('nats-jetstream source', () => {
+  it('creates stream and durable consumer, counts every event exactly, acks them all', async () => {
+    const stream = uniqueName('WFX_T');
+    const prefix = uniqueName('wfx.t').replace(/_/g, '-');
+    streams.push(stream);
+    const set = knownRuns(prefix, 30);
+    let t: TestApp | undefined;
+    try {
+      t = await startApp({
+        http: false,
+        sources: [{ kind: 'nats-jetstream', servers: [url], streams: [{ stream, subjects: [`${prefix}.>`], durable: 'wfx-test' }], create: true, batch: 16 }],
+      });
+      // one bad message among them: counted, dead-lettered and acked like the others
+      await publish(`${prefix}.events`, [...set.events, '{"broken":']);
+      const total = set.events.length + 1;
+      await waitFor('all events received', async () => value(await t!.scrape(), 'workflow_exporter_events_received_total', { source: 'nats' }) === total);
+      const text = await t.scrape();
+      expect(value(text, 'workflow_events_total')).toBe(set.events.length);
+      expect(value(text, 'workflow_runs_finished_total', { outcome: 'completed' })).toBe(set.completed);
+      expect(value(text, 'workflow_runs_finished_total', { outcome: 'failed' })).toBe(set.failed);
+      expect(value(text, 'workflow_run_duration_seconds_count')).toBe(30);
+      expect(value(text, 'workflow_run_duration_seconds_sum')).toBe(set.runSecondsSum);
+      expect(value(text, 'workflow_task_duration_seconds_count', { agent: 'coder' })).toBe(30);
+      expect(value(text, 'workflow_task_duration_seconds_sum', { agent: 'coder' })).toBe(set.taskSecondsSum);
+      expect(value(text, 'workflow_exporter_events_rejected_total', { source: 'nats', reason: 'invalid_json' })).toBe(1);
+      expect(value(text, 'workflow_exporter_source_up', { source: 'nats', kind: 'nats-jetstream' })).toBe(1);
+      const dl = t.app.deadLetters.list(1)[0];
+      expect(dl.subject).toBe(`${prefix}.events`);
+      expect(dl.transportId).toBe(`${stream}:${total}`);
+      expect((await t.app.server.inject({ url: '/readyz' })).statusCode).toBe(200);
+      await waitFor('acks reach the server', async () => {
+        const info = await jsm.consumers.info(stream, 'wfx-test');
+        return info.num_ack_pending === 0 && info.num_pending === 0 && info.ack_floor.stream_seq === total;
+      });
+    } finally {
+      await t?.close();
+    }
+  });
+
+  it('attaches to an existing consumer and resumes where the last instance acked', async () => {
+    const stream = uniqueName('WFX_T');
+    const prefix = uniqueName('wfx.t').replace(/_/g, '-');
+    streams.push(stream);
+    const source = { kind: 'nats-jetstream', servers: [url], streams: [{ stream, subjects: [`${prefix}.>`], durable: 'wfx-resume' }], batch: 8 };
+    // without create, a missing stream is a clear start error
+    await expect(startApp({ http: false, sources: [source] })).rejects.toThrow(/stream .* not found \(set create: true/);
+
+    const first = knownRuns(`${prefix}-a`, 5);
+    const second = knownRuns(`${prefix}-b`, 7);
+    let t = await startApp({ http: false, sources: [{ ...source, create: true }] });
+    await publish(`${prefix}.e`, first.events);
+    await waitFor('first set', async () => value(await t.scrape(), 'workflow_exporter_events_received_total') === first.events.length);
+    await t.close();
+
+    await publish(`${prefix}.e`, second.events);
+    t = await startApp({ http: false, sources: [source] });
+    try {
+      await waitFor('second set', async () => value(await t.scrape(), 'workflow_exporter_events_received_total') === second.events.length);
+      // give a redelivery of the first set a chance to show up: it must not
+      await new Promise((r) => setTimeout(r, 500));
+      const text = await t.scrape();
+      expect(value(text, 'workflow_exporter_events_received_total')).toBe(second.events.length);
+      expect(value(text, 'workflow_runs_started_total')).toBe(7);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('publishes dead letters to a NATS subject when configured', async () => {
+    const stream = uniqueName('WFX_T');
+    const prefix = uniqueName('wfx.t').replace(/_/g, '-');
+    streams.push(stream);
+    const dlSubject = `${prefix}-dead`;
+    const sub = nc.subscribe(dlSubject, { max: 1 });
+    const got = (async () => {
+      for await (const m of sub) return JSON.parse(m.string());
+    })();
+    const t = await startApp({
+      http: false,
+      sources: [{ kind: 'nats-jetstream', servers: [url], streams: [{ stream, subjects: [`${prefix}.>`] }], create: true }],
+      deadLetters: { natsSubject: dlSubject },
+    });
+    try {
+      await publish(`${prefix}.x`, ['[1,2]']);
+      const letter = await got;
+      expect(letter).toMatchObject({ source: 'nats', reason: 'not_an_object', raw: '[1,2]', subject: `${prefix}.x` });
+    } finally {
+      await t.close();
+    }
+  });
+});
