@@ -1,6 +1,6 @@
 // The configuration schema: every field described; it is both the documentation and the validator.
 import { z } from 'zod';
-import { LAG_BUCKETS, RUN_BUCKETS, STAGE_BUCKETS, TASK_BUCKETS } from '../sinks/metrics/catalog.js';
+import { LAG_BUCKETS, QUEUE_WAIT_BUCKETS, RUN_BUCKETS, STAGE_BUCKETS, TASK_BUCKETS, TOOL_BUCKETS } from '../sinks/metrics/catalog.js';
 
 export const DEFAULT_PORT = 9477; // the exporter's port, next to the well-known exporter range
 export const DEFAULT_BATCH = 256; // one JetStream pull / XREADGROUP COUNT; bounds memory per fetch
@@ -184,6 +184,8 @@ export const configSchema = z
             stage: buckets(STAGE_BUCKETS),
             task: buckets(TASK_BUCKETS),
             lag: buckets(LAG_BUCKETS),
+            queueWait: buckets(QUEUE_WAIT_BUCKETS),
+            tool: buckets(TOOL_BUCKETS),
           })
           .strict()
           .prefault({}),
@@ -203,6 +205,70 @@ export const configSchema = z
         natsSubject: z.string().optional().describe('also publish dead letters here (needs a nats-jetstream source)'),
         redisStream: z.string().optional().describe('also XADD dead letters here (needs a redis-streams source or state)'),
         redisMaxLen: z.number().int().min(1).default(100_000),
+      })
+      .strict()
+      .prefault({}),
+    control: z
+      .object({
+        bus: z
+          .enum(['auto', 'nats', 'redis', 'queue'])
+          .default('auto')
+          .describe('where operator commands go: auto picks the nats-jetstream source, else the redis-streams source, else the in-process queue a platform polls'),
+        natsSubjectPrefix: z.string().min(1).default('control.workflow').describe('commands are published on <prefix>.<workflow id>'),
+        redisStream: z.string().min(1).default('workflow:control').describe('commands are XADDed to this stream'),
+        redisMaxLen: z.number().int().min(1).default(100_000).describe('approximate cap on the control stream'),
+        queueSize: z.number().int().min(1).max(1_000_000).default(1000).describe('commands kept for GET /api/control/commands (queue bus)'),
+        auditSize: z.number().int().min(1).max(1_000_000).default(10_000).describe('audit entries kept in memory for GET /api/audit'),
+        auditFile: z.string().optional().describe('also append each audit entry as one JSON line to this file, so the trail survives restarts'),
+        maxReasonLength: z.number().int().min(1).max(10_000).default(1000),
+      })
+      .strict()
+      .prefault({}),
+    runs: z
+      .object({
+        deadlines: z
+          .record(z.string(), z.number().positive())
+          .default({})
+          .describe('seconds a run of this workflow type may stay open before it counts in workflow_runs_overdue, e.g. feature-dev: 3600'),
+        defaultDeadlineSeconds: z.number().positive().optional().describe('deadline for workflow types not listed; unset means they are never overdue'),
+      })
+      .strict()
+      .prefault({}),
+    accounting: z
+      .object({
+        lateAfterSeconds: z.number().positive().default(300).describe('an event older than this on arrival is counted as late (kind late); it is still processed'),
+        dedupeWindowSeconds: z.number().min(0).default(600).describe('an event id seen again within this window is a duplicate (kind duplicate_id); 0 turns dedupe off'),
+        dedupeMaxIds: z.number().int().min(1).max(10_000_000).default(200_000).describe('ids remembered for dedupe; the oldest are forgotten first (bounded memory, ~100 B per id)'),
+        dropDuplicates: z
+          .boolean()
+          .default(true)
+          .describe('drop duplicate ids from metrics, state and tail (at-least-once buses redeliver); false only counts them'),
+        maxOrphanEnds: z.number().int().min(1).max(1_000_000).default(10_000).describe('end events without a start remembered so a start arriving after its end does not open a run'),
+      })
+      .strict()
+      .prefault({}),
+    agents: z
+      .object({
+        budgets: z
+          .record(z.string(), z.number().positive())
+          .default({})
+          .describe('daily cost budget in US dollars per agent, exported as workflow_agent_daily_budget_usd for the burn alert'),
+      })
+      .strict()
+      .prefault({}),
+    otlp: z
+      .object({
+        endpoint: z.url().optional().describe('OTLP/HTTP base URL such as http://collector:4318; OpenTelemetry output is off (and never loaded) when unset'),
+        metrics: z.boolean().default(true).describe('push the metric catalog to <endpoint>/v1/metrics'),
+        traces: z.boolean().default(true).describe('send a span per pipeline batch to <endpoint>/v1/traces'),
+        intervalMs: z.number().int().min(100).default(15_000).describe('metric push interval'),
+        timeoutMs: z.number().int().min(100).default(10_000).describe('per export request'),
+        histograms: z
+          .enum(['explicit', 'exponential'])
+          .default('explicit')
+          .describe('exponential (base-2) histograms for receivers that take them, such as the Collector or Prometheus with native histograms'),
+        serviceName: z.string().min(1).default('workflow-exporter').describe('service.name resource attribute'),
+        maxEventIdsPerSpan: z.number().int().min(0).max(10_000).default(256).describe('event ids recorded on a batch span; the rest are counted'),
       })
       .strict()
       .prefault({}),

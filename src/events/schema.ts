@@ -19,6 +19,8 @@ export const LIFECYCLE_TYPES = [
   'agent.response',
   'agent.error',
   'queue.depth',
+  'tool.called',
+  'tool.failed',
 ] as const;
 
 export const PRIORITIES = ['low', 'normal', 'high', 'critical'] as const;
@@ -57,7 +59,12 @@ export const canonicalEventSchema = z.object({
   tokens_out: z.number().optional(),
   model: name.optional(),
   cost_usd: z.number().optional(),
-  tool: name.optional(),
+  tool: name.optional().describe('the tool of a tool.called / tool.failed event'),
+  enqueued_at: z
+    .union([z.string().min(1).max(64), z.number()])
+    .optional()
+    .describe('on task.started: when the task was enqueued (RFC 3339 or epoch ms); queue wait is time minus this'),
+  queue_wait_ms: z.number().optional().describe('on task.started: time the task waited in its queue; wins over enqueued_at'),
   attributes: z.record(z.string(), z.unknown()).optional().describe('free-form; never a label unless allow-listed'),
 });
 

@@ -26,6 +26,10 @@ export const TASK_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 12
 export const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300] as const;
 // Pipeline batches are processed in microseconds to tens of milliseconds.
 export const BATCH_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] as const;
+// Queue wait: a task picked up at once (milliseconds) to a backlog of an hour.
+export const QUEUE_WAIT_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600] as const;
+// Tool calls: local tools in milliseconds, remote APIs and searches in seconds to a minute or two.
+export const TOOL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120] as const;
 
 export const catalog = {
   eventsTotal: def({
@@ -98,6 +102,56 @@ export const catalog = {
     labels: ['source'],
     buckets: LAG_BUCKETS,
   }),
+  sourceLastEvent: def({
+    name: 'workflow_source_last_event_timestamp_seconds',
+    type: 'gauge',
+    help: 'Unix time of the latest event from the emitting source (never moved back by a late event); the dead-man alert reads it.',
+    labels: ['source'],
+  }),
+  runsOverdue: def({
+    name: 'workflow_runs_overdue',
+    type: 'gauge',
+    help: 'Open runs (running or paused) past the deadline configured for their workflow type, with no end event. Shared across replicas when state lives in Redis: aggregate with max.',
+    labels: ['workflow_type'],
+  }),
+  taskQueueWait: def({
+    name: 'workflow_task_queue_wait_seconds',
+    type: 'histogram',
+    help: 'Time a task waited between enqueued and started (task.started with enqueued_at or queue_wait_ms), by agent.',
+    labels: ['agent'],
+    buckets: QUEUE_WAIT_BUCKETS,
+  }),
+  agentTokens: def({
+    name: 'workflow_agent_tokens_total',
+    type: 'counter',
+    help: 'Model tokens reported on agent and task events, by agent, model and direction (in, out).',
+    labels: ['agent', 'model', 'direction'],
+  }),
+  agentCost: def({
+    name: 'workflow_agent_cost_usd_total',
+    type: 'counter',
+    help: 'Model cost in US dollars reported on agent and task events (cost_usd), by agent and model.',
+    labels: ['agent', 'model'],
+  }),
+  agentBudget: def({
+    name: 'workflow_agent_daily_budget_usd',
+    type: 'gauge',
+    help: 'Configured daily cost budget per agent in US dollars; the budget burn alert divides spend by it.',
+    labels: ['agent'],
+  }),
+  toolCalls: def({
+    name: 'workflow_tool_calls_total',
+    type: 'counter',
+    help: 'Tool calls (tool.called, tool.failed), by agent, tool and outcome (ok, failed).',
+    labels: ['agent', 'tool', 'outcome'],
+  }),
+  toolDuration: def({
+    name: 'workflow_tool_call_duration_seconds',
+    type: 'histogram',
+    help: 'Tool call latency from duration_ms on tool.called and tool.failed, by agent, tool and outcome.',
+    labels: ['agent', 'tool', 'outcome'],
+    buckets: TOOL_BUCKETS,
+  }),
 
   // Self-metrics of the exporter.
   received: def({
@@ -146,7 +200,7 @@ export const catalog = {
   lifecycleAnomalies: def({
     name: 'workflow_exporter_lifecycle_anomalies_total',
     type: 'counter',
-    help: 'Lifecycle events that did not fit the state (end without start, duplicate start, evicted), by kind.',
+    help: 'Events that did not fit event time or lifecycle state, by kind: end_without_start, duplicate_start, end_before_start, pause_without_start, evicted, out_of_order, duplicate_id, late, negative_queue_wait.',
     labels: ['kind'],
   }),
   deadLetters: def({
@@ -166,6 +220,18 @@ export const catalog = {
     type: 'counter',
     help: 'Events not delivered to a slow live-tail client, by transport.',
     labels: ['transport'],
+  }),
+  controlCommands: def({
+    name: 'workflow_exporter_control_commands_total',
+    type: 'counter',
+    help: 'Operator control commands (pause, resume, cancel), by action and outcome (published, failed, refused, invalid).',
+    labels: ['action', 'outcome'],
+  }),
+  otlpExports: def({
+    name: 'workflow_exporter_otlp_exports_total',
+    type: 'counter',
+    help: 'OTLP export attempts when OpenTelemetry output is on, by signal (metrics, traces) and result (ok, error).',
+    labels: ['signal', 'result'],
   }),
   buildInfo: def({
     name: 'workflow_exporter_build_info',

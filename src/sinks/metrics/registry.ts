@@ -10,6 +10,7 @@ type C = typeof catalog;
 export interface ScrapeProviders {
   activeRuns?: () => Promise<{ workflow_type: string; state: string; count: number }[]> | { workflow_type: string; state: string; count: number }[];
   sources?: () => { name: string; kind: string; connected: boolean; pending?: number }[];
+  overdueRuns?: () => Promise<{ workflow_type: string; count: number }[]>;
 }
 
 export interface Metrics {
@@ -26,6 +27,14 @@ export interface Metrics {
   agentLastSeen: client.Gauge<Labels<C['agentLastSeen']>>;
   queueDepth: client.Gauge<Labels<C['queueDepth']>>;
   eventLag: client.Histogram<Labels<C['eventLag']>>;
+  sourceLastEvent: client.Gauge<Labels<C['sourceLastEvent']>>;
+  runsOverdue: client.Gauge<Labels<C['runsOverdue']>>;
+  taskQueueWait: client.Histogram<Labels<C['taskQueueWait']>>;
+  agentTokens: client.Counter<Labels<C['agentTokens']>>;
+  agentCost: client.Counter<Labels<C['agentCost']>>;
+  agentBudget: client.Gauge<Labels<C['agentBudget']>>;
+  toolCalls: client.Counter<Labels<C['toolCalls']>>;
+  toolDuration: client.Histogram<Labels<C['toolDuration']>>;
   received: client.Counter<Labels<C['received']>>;
   rejected: client.Counter<Labels<C['rejected']>>;
   sourceUp: client.Gauge<Labels<C['sourceUp']>>;
@@ -37,6 +46,8 @@ export interface Metrics {
   deadLetters: client.Counter<Labels<C['deadLetters']>>;
   tailClients: client.Gauge<Labels<C['tailClients']>>;
   tailDropped: client.Counter<Labels<C['tailDropped']>>;
+  controlCommands: client.Counter<Labels<C['controlCommands']>>;
+  otlpExports: client.Counter<Labels<C['otlpExports']>>;
   buildInfo: client.Gauge<Labels<C['buildInfo']>>;
 }
 
@@ -80,6 +91,19 @@ export function createMetrics(registry: Registry, cfg: Config['metrics']): Metri
     agentLastSeen: gauge(registry, catalog.agentLastSeen),
     queueDepth: gauge(registry, catalog.queueDepth),
     eventLag: histogram(registry, catalog.eventLag, cfg.buckets.lag),
+    sourceLastEvent: gauge(registry, catalog.sourceLastEvent),
+    runsOverdue: gauge(registry, catalog.runsOverdue, async function () {
+      if (!providers.overdueRuns) return;
+      const runs = await providers.overdueRuns();
+      this.reset();
+      for (const r of runs) this.labels(r.workflow_type).set(r.count);
+    }),
+    taskQueueWait: histogram(registry, catalog.taskQueueWait, cfg.buckets.queueWait),
+    agentTokens: counter(registry, catalog.agentTokens),
+    agentCost: counter(registry, catalog.agentCost),
+    agentBudget: gauge(registry, catalog.agentBudget),
+    toolCalls: counter(registry, catalog.toolCalls),
+    toolDuration: histogram(registry, catalog.toolDuration, cfg.buckets.tool),
     received: counter(registry, catalog.received),
     rejected: counter(registry, catalog.rejected),
     sourceUp: gauge(registry, catalog.sourceUp, function () {
@@ -95,6 +119,8 @@ export function createMetrics(registry: Registry, cfg: Config['metrics']): Metri
     deadLetters: counter(registry, catalog.deadLetters),
     tailClients: gauge(registry, catalog.tailClients),
     tailDropped: counter(registry, catalog.tailDropped),
+    controlCommands: counter(registry, catalog.controlCommands),
+    otlpExports: counter(registry, catalog.otlpExports),
     buildInfo: gauge(registry, catalog.buildInfo),
   };
   m.buildInfo.set({ version: VERSION, node_version: process.version }, 1);
