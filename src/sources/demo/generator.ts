@@ -209,6 +209,8 @@ export class DemoGenerator {
           const failed = this.rnd() < profile.failure;
           if (failed) latency *= 0.4;
           t += latency / this.scale;
+          // an agent that went quiet mid-task reports back only when it returns
+          if (agent === FLAKY_AGENT && this.silent(t)) t = this.silenceEnd(t) + 1 + this.rnd() * 500;
           this.emit(t, {
             type: failed ? 'task.failed' : 'task.completed',
             workflow,
