@@ -272,6 +272,57 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    tail: z
+      .object({
+        historySize: z.number().int().min(0).max(1_000_000).default(10_000).describe('recent events kept in memory for replay, GET /api/events and the export (the page shows 10,000 rows)'),
+        historyFromSources: z
+          .boolean()
+          .default(true)
+          .describe('on start, read the last historySize messages of the configured NATS streams and Redis keys back into the history, so it survives a restart'),
+        historyLoadTimeoutMs: z.number().int().min(100).default(5000).describe('start-up budget for reading history from the bus; after it the tail starts with what it has'),
+        maxReplay: z.number().int().min(0).max(1_000_000).default(10_000).describe('events one subscribe may ask to replay'),
+        batchIntervalMs: z.number().int().min(1).max(1000).default(20).describe('one frame per client per interval: a frame per event costs ~26x the CPU'),
+        snapshotIntervalMs: z.number().int().min(100).default(2000).describe('how often clients get the metrics snapshot'),
+        windowSeconds: z.number().int().min(5).max(3600).default(60).describe('sliding window of the snapshot rates, error ratio and percentiles'),
+        heartbeatIntervalMs: z.number().int().min(50).default(30_000).describe('WebSocket ping interval; a client that misses a pong for one interval is dropped'),
+        maxClients: z.number().int().min(1).max(100_000).default(1000).describe('WebSocket and SSE clients together; more are refused (close 1013, HTTP 503)'),
+        maxQueueEvents: z.number().int().min(1).default(2000).describe('events queued for one slow client before the oldest are dropped (counted)'),
+        maxQueueBytes: z.number().int().min(1024).default(4 << 20).describe('bytes queued for one slow client before the oldest are dropped'),
+        maxBufferedBytes: z.number().int().min(0).default(1 << 20).describe('bytes a client socket may hold unsent before the client counts as slow and waits'),
+        maxMessageBytes: z.number().int().min(64).max(65_536).default(16_384).describe('largest client message (subscribe); larger ones close with 1009'),
+        subscribeRate: z.number().positive().default(5).describe('subscribe messages per second a client may send on average'),
+        subscribeBurst: z.number().int().min(1).default(10).describe('subscribe messages a client may send at once; beyond the rate it is closed with 1008'),
+        grafanaUrl: z.url().optional().describe('Grafana base URL; the page links to the dashboards there'),
+        grafanaDashboards: z
+          .array(z.object({ title: z.string().min(1), uid: z.string().min(1) }).strict())
+          .default([])
+          .describe('dashboards the page links to (<grafanaUrl>/d/<uid>); without them it links to the dashboards tagged workflow-exporter'),
+      })
+      .strict()
+      .prefault({}),
+    auth: z
+      .object({
+        tokens: z
+          .array(
+            z
+              .object({
+                name: z.string().min(1).max(64).describe('who holds the token; appears in audit entries, never the token'),
+                role: z.enum(['read', 'operator']).describe('read: tail, history, export, snapshot; operator: all of that and the control endpoints'),
+                tokenFile: z.string().min(1).optional().describe('file holding the token (one per line, to rotate); preferred'),
+                token: z.string().min(16).optional().describe('the token inline; prefer tokenFile so it stays out of config files'),
+              })
+              .strict()
+              .refine((t) => (t.token === undefined) !== (t.tokenFile === undefined), 'give exactly one of token and tokenFile'),
+          )
+          .default([])
+          .describe('when any token is configured, the tail, history, export and snapshot need a read token'),
+        allowedOrigins: z
+          .array(z.string().min(1))
+          .default([])
+          .describe('browser origins (https://ops.example.com) allowed besides the same origin; * allows any'),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
