@@ -1,0 +1,115 @@
+// Faults of a real redis-server under an exporter process: restart without persistence (stream and
+// group gone), down for a while with the append-only file kept, and a network stall (SIGSTOP).
+import { afterAll, describe, expect, it } from 'vitest';
+import { value } from '../helpers/metrics.js';
+import { Processes, sleep, until, type RedisServer } from '../helpers/processes.js';
+import { runScenario } from './scenario.js';
+import { countedBy, redisTraffic, report } from './traffic.js';
+
+const BATCH = 500;
+const DOWN_MS = Number(process.env.FAULT_DOWN_SECONDS ?? 20) * 1000; // see nats.test.ts
+const STALL_MS = 10_000;
+const KEY = 'fault:events';
+
+const procs = new Processes();
+afterAll(() => procs.cleanup());
+
+async function setUp(redis: RedisServer) {
+  const exporter = await procs.exporter({
+    sources: [{ kind: 'redis-streams', url: redis.url, keys: [KEY], group: 'wfx', consumer: 'replica-1', batch: BATCH, blockMs: 1000 }],
+  });
+  const traffic = await redisTraffic(redis.url, KEY);
+  return { exporter, traffic, watch: procs.watch(exporter) };
+}
+
+describe('Redis faults (real redis-server, real exporter process)', () => {
+  it('recreates the stream and group after a restart without persistence, reports it, keeps serving', async () => {
+    const redis = await procs.redis({ persistent: false });
+    const { exporter, traffic, watch } = await setUp(redis);
+    try {
+      traffic.start(200);
+      await sleep(1500);
+      // what the old server held must be counted before it dies: a restart without persistence loses
+      // whatever nobody read yet, and that loss is Redis's, not the exporter's
+      const before = await traffic.stop();
+      await until('events before the restart counted', async () => (await countedBy([exporter])) >= before);
+      const faultAt = Date.now();
+      await redis.restart();
+      const clearedAt = Date.now();
+      traffic.start(200); // publishes into a fresh server: the stream exists again, the group does not
+      // recovered = the first event published into the new server is counted
+      const recovery = until('first event after the restart counted', async () => (await countedBy([exporter]).catch(() => 0)) > before);
+      await sleep(2000);
+      const published = await traffic.stop();
+      const stoppedAt = Date.now();
+      const recoveredAfterMs = await recovery;
+      await until('all events counted', async () => (await countedBy([exporter]).catch(() => 0)) >= published);
+      const caughtUpAfterMs = Date.now() - stoppedAt;
+      await sleep(1000);
+      const text = await exporter.metrics();
+      const counted = await countedBy([exporter]);
+      const { downAtMs, upAtMs } = watch.outage(faultAt);
+      const f = report({
+        fault: 'redis-server restart without persistence (stream and group gone)',
+        published,
+        counted,
+        lost: Math.max(0, published - counted),
+        duplicated: Math.max(0, counted - published),
+        readyAfterMs: upAtMs !== undefined ? Math.max(0, upAtMs - clearedAt) : undefined,
+        recoveredAfterMs,
+        caughtUpAfterMs,
+        readyzWentFalse: downAtMs !== undefined,
+        readyzTrueAgain: upAtMs !== undefined,
+        notes: `group_recreated=${value(text, 'workflow_exporter_source_errors_total', { kind: 'group_recreated' })}`,
+      });
+      expect(f.lost).toBe(0);
+      expect(f.duplicated).toBe(0);
+      expect(value(text, 'workflow_exporter_source_errors_total', { source: 'redis', kind: 'group_recreated' })).toBeGreaterThanOrEqual(1);
+      expect(f.readyzWentFalse).toBe(true);
+      expect(await exporter.ready()).toBe(true);
+    } finally {
+      await traffic.close();
+    }
+  });
+
+  it(`survives redis-server down for ${DOWN_MS / 1000} s (SIGKILL; append-only file kept)`, async () => {
+    const redis = await procs.redis({ persistent: true });
+    const { exporter, traffic, watch } = await setUp(redis);
+    const f = await runScenario({
+      fault: `redis-server down ${DOWN_MS / 1000} s (SIGKILL, AOF kept)`,
+      exporter,
+      watch,
+      traffic,
+      rate: 200,
+      inject: async () => {
+        await redis.kill();
+        await sleep(DOWN_MS);
+        await redis.start();
+      },
+    }).finally(() => traffic.close());
+    expect(f.lost).toBe(0);
+    expect(f.duplicated).toBeLessThanOrEqual(BATCH);
+    expect(f.readyzWentFalse).toBe(true);
+    expect(f.readyzTrueAgain).toBe(true);
+  }, 90_000);
+
+  it('survives a 10 s network stall (SIGSTOP redis-server, then SIGCONT)', async () => {
+    const redis = await procs.redis({ persistent: false });
+    const { exporter, traffic, watch } = await setUp(redis);
+    const f = await runScenario({
+      fault: 'redis-server stalled 10 s (SIGSTOP/SIGCONT)',
+      exporter,
+      watch,
+      traffic,
+      rate: 200,
+      inject: async () => {
+        redis.suspend();
+        await sleep(STALL_MS);
+        redis.resume();
+      },
+    }).finally(() => traffic.close());
+    expect(f.lost).toBe(0);
+    expect(f.duplicated).toBeLessThanOrEqual(BATCH);
+    expect(await exporter.ready()).toBe(true);
+  });
+});

@@ -1,0 +1,197 @@
+// Test traffic for fault and replica tests: publishers to real NATS JetStream and Redis Streams that
+// retry through broker outages without ever storing an event twice, and the "lost / duplicated"
+// arithmetic over exporters' workflow_events_total.
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import { value } from '../helpers/metrics.js';
+import { sleep, type Exporter } from '../helpers/processes.js';
+
+export const TRAFFIC_SOURCE = 'fault-publisher'; // the events' `source`: the label the tests sum over
+export const TICK_MS = 50;
+
+/** Event `seq` of a run of workflows: even numbers start run seq/2, odd numbers complete it. */
+export function trafficEvent(runId: string, seq: number, nowMs = Date.now()): Record<string, unknown> {
+  const run = Math.floor(seq / 2);
+  return {
+    id: `${runId}-${seq}`,
+    type: seq % 2 === 0 ? 'workflow.started' : 'workflow.completed',
+    time: new Date(nowMs).toISOString(),
+    source: TRAFFIC_SOURCE,
+    workflow: { id: `${runId}-wf-${run}`, type: 'fault-test' },
+  };
+}
+
+interface Transport {
+  /** publishes the events; resolves to how many of them (a prefix) the broker has stored */
+  send(events: Record<string, unknown>[], firstSeq: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * Publishes numbered events at `rate` per second. An event counts as published once the broker
+ * confirmed it; until then it is retried (same id, deduplicated by the broker), so `published` is
+ * exactly what the bus holds.
+ */
+export class Traffic {
+  published = 0;
+  errors = 0;
+  private running = false;
+  private loop?: Promise<void>;
+  private readonly runId = `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+
+  constructor(private readonly transport: Transport) {}
+
+  /** Publishes `n` events now (retrying until stored, at most `timeoutMs`). */
+  async burst(n: number, timeoutMs = 30_000): Promise<void> {
+    const target = this.published + n;
+    const end = Date.now() + timeoutMs;
+    while (this.published < target) {
+      if (Date.now() > end) throw new Error(`publishing ${n} events timed out at ${this.published}/${target}`);
+      await this.step(Math.min(500, target - this.published));
+    }
+  }
+
+  private async step(n: number): Promise<void> {
+    const now = Date.now();
+    const events: Record<string, unknown>[] = [];
+    for (let i = 0; i < n; i++) events.push(trafficEvent(this.runId, this.published + i, now));
+    let stored = 0;
+    try {
+      stored = await this.transport.send(events, this.published);
+    } catch {
+      stored = 0;
+    }
+    this.published += stored;
+    if (stored < n) {
+      this.errors++;
+      await sleep(100);
+    }
+  }
+
+  /** Publishes `rate` events a second in the background until stop(); `maxEvents` bounds the run. */
+  start(rate: number, maxEvents = 100_000): void {
+    this.running = true;
+    const perTick = Math.max(1, Math.round((rate * TICK_MS) / 1000));
+    this.loop = (async () => {
+      let owed = 0; // events a retry held back; sent on the next ticks so the rate stays steady
+      while (this.running && this.published < maxEvents) {
+        const t = Date.now();
+        owed += perTick;
+        const before = this.published;
+        await this.step(Math.min(owed, 1000));
+        owed -= this.published - before;
+        const wait = TICK_MS - (Date.now() - t);
+        if (wait > 0) await sleep(wait);
+      }
+    })();
+  }
+
+  /** Stops the background publisher after its current tick; returns the number published. */
+  async stop(): Promise<number> {
+    this.running = false;
+    await this.loop;
+    return this.published;
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    await this.transport.close();
+  }
+}
+
+/** JetStream: subject `${subject}.<type>`, Nats-Msg-Id = event id, so a retried publish is stored once. */
+export async function natsTraffic(url: string, subject: string): Promise<Traffic> {
+  const nc: NatsConnection = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 200, name: 'fault-publisher' });
+  const js: JetStreamClient = jetstream(nc);
+  return new Traffic({
+    async send(events) {
+      const res = await Promise.allSettled(
+        events.map((e) => js.publish(`${subject}.${e.type as string}`, JSON.stringify(e), { msgID: e.id as string, timeout: 1500 })),
+      );
+      // the prefix that was stored: a later one stored after an earlier failure is retried (and deduplicated)
+      let n = 0;
+      while (n < res.length && res[n].status === 'fulfilled') n++;
+      return n;
+    },
+    async close() {
+      await nc.close();
+    },
+  });
+}
+
+/** Ensures a JetStream stream exists on `url` (for tests that attach rather than create). */
+export async function ensureStream(url: string, stream: string, subjects: string[]): Promise<void> {
+  const nc = await connect({ servers: url });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: stream, subjects }).catch(() => undefined);
+  await nc.close();
+}
+
+/**
+ * Redis Streams: explicit entry ids `0-<seq+1>`, so a retried XADD that Redis already executed
+ * fails with "equal or smaller" instead of storing the event twice.
+ */
+export async function redisTraffic(url: string, key: string): Promise<Traffic> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    retryStrategy: () => 100,
+  });
+  redis.on('error', () => {});
+  await redis.connect();
+  return new Traffic({
+    async send(events, firstSeq) {
+      if (redis.status !== 'ready') return 0;
+      const p = redis.pipeline();
+      events.forEach((e, i) => p.xadd(key, `0-${firstSeq + i + 1}`, 'data', JSON.stringify(e)));
+      const res = (await p.exec()) ?? [];
+      let n = 0;
+      for (const [err] of res) {
+        if (err && !String(err.message).includes('equal or smaller')) break;
+        n++;
+      }
+      return n;
+    },
+    async close() {
+      redis.disconnect();
+    },
+  });
+}
+
+/** workflow_events_total of the test traffic in one exposition. */
+export function counted(text: string): number {
+  return value(text, 'workflow_events_total', { source: TRAFFIC_SOURCE });
+}
+
+/** The sum over live exporters of the test traffic counted, plus figures carried from dead ones. */
+export async function countedBy(exporters: Exporter[], carried = 0): Promise<number> {
+  let sum = carried;
+  for (const e of exporters) sum += counted(await e.metrics());
+  return sum;
+}
+
+export interface FaultFigures {
+  fault: string;
+  published: number;
+  counted: number;
+  lost: number;
+  duplicated: number;
+  /** broker back (or fault cleared) to /readyz true, ms; undefined when readyz never went false */
+  readyAfterMs?: number;
+  /** fault cleared to every event the bus held at that moment counted, ms (traffic keeps flowing) */
+  recoveredAfterMs: number;
+  /** publisher stopped to every published event counted, ms */
+  caughtUpAfterMs: number;
+  readyzWentFalse: boolean;
+  readyzTrueAgain: boolean;
+  notes?: string;
+}
+
+/** Prints one line of figures for docs/RELIABILITY.md (the tests' stdout is the source of those numbers). */
+export function report(f: FaultFigures): FaultFigures {
+  process.stdout.write(`FAULT-FIGURES ${JSON.stringify(f)}\n`);
+  return f;
+}

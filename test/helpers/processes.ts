@@ -1,0 +1,342 @@
+// Real processes for fault tests: private nats-server and redis-server instances and exporter processes
+// (the built CLI), each on its own free port and temp dir, with signals by PID and cleanup of only
+// what this helper started.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { reachable } from './brokers.js';
+
+export const REPO = resolve(import.meta.dirname, '../..');
+export const CLI = join(REPO, 'dist', 'cli.js');
+
+const INSTALL: Record<string, string> = {
+  'nats-server': 'install it with `apt-get install nats-server` (Debian) or from https://github.com/nats-io/nats-server/releases, and put it on PATH',
+  'redis-server': 'install it with `apt-get install redis-server` (Debian), and put it on PATH',
+};
+
+/** The absolute path of an executable on PATH (or /usr/sbin, where Debian puts nats-server); throws how to install it. */
+export function binary(name: 'nats-server' | 'redis-server'): string {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
+  for (const d of dirs) {
+    if (!d) continue;
+    const p = join(d, name);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      // try the next directory
+    }
+  }
+  throw new Error(`${name} is not installed; the fault tests start their own ${name}: ${INSTALL[name]}`);
+}
+
+/** A TCP port nothing listens on right now (the kernel picks it; we release it for the child to bind). */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolvePort(port));
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls until `fn` is true, at most `timeoutMs`; returns the milliseconds it took. */
+export async function until(what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 20_000, stepMs = 50): Promise<number> {
+  const start = Date.now();
+  for (;;) {
+    if (await fn()) return Date.now() - start;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(stepMs);
+  }
+}
+
+type Signal = 'SIGKILL' | 'SIGTERM' | 'SIGSTOP' | 'SIGCONT' | 'SIGINT';
+
+/** One child process we started: signals go to its PID only. */
+export class Proc {
+  child!: ChildProcess;
+  exited!: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private running = false;
+  private stopped = false;
+
+  constructor(
+    readonly name: string,
+    private readonly cmd: string,
+    private readonly args: () => string[],
+    readonly logFile: string,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+  get alive(): boolean {
+    return this.running;
+  }
+
+  spawn(): void {
+    const fd = openSync(this.logFile, 'a');
+    this.child = spawn(this.cmd, this.args(), { stdio: ['ignore', fd, fd], env: this.env, cwd: REPO });
+    closeSync(fd);
+    this.running = true;
+    this.stopped = false;
+    this.exited = new Promise((r) =>
+      this.child.once('exit', (code, signal) => {
+        this.running = false;
+        r({ code, signal });
+      }),
+    );
+  }
+
+  signal(sig: Signal): void {
+    if (!this.running) return;
+    process.kill(this.pid, sig);
+    if (sig === 'SIGSTOP') this.stopped = true;
+    if (sig === 'SIGCONT') this.stopped = false;
+  }
+
+  /** SIGKILL and wait for the exit. */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.signal('SIGKILL');
+    await this.exited;
+  }
+
+  /** SIGTERM (resuming a stopped process first) and wait at most `timeoutMs` before SIGKILL. */
+  async terminate(timeoutMs = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (!this.running) return this.exited;
+    if (this.stopped) this.signal('SIGCONT');
+    this.signal('SIGTERM');
+    const t = setTimeout(() => this.signal('SIGKILL'), timeoutMs);
+    const res = await this.exited;
+    clearTimeout(t);
+    return res;
+  }
+
+  suspend(): void {
+    this.signal('SIGSTOP');
+  }
+  resume(): void {
+    this.signal('SIGCONT');
+  }
+
+  log(): string {
+    return existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
+  }
+}
+
+export class NatsServer extends Proc {
+  constructor(
+    readonly port: number,
+    readonly storeDir: string,
+    logFile: string,
+  ) {
+    super('nats-server', binary('nats-server'), () => ['-js', '-sd', storeDir, '-a', '127.0.0.1', '-p', String(port)], logFile);
+  }
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+  async start(): Promise<void> {
+    this.spawn();
+    await until(`nats-server on port ${this.port}`, () => reachable(this.url, 200), 15_000);
+  }
+  /** Stops the server (SIGKILL unless `graceful`) and starts it again on the same port and store. */
+  async restart(graceful = false): Promise<void> {
+    if (graceful) await this.terminate();
+    else await this.kill();
+    await this.start();
+  }
+}
+
+export class RedisServer extends Proc {
+  constructor(
+    readonly port: number,
+    readonly dir: string,
+    logFile: string,
+    /** append-only file with fsync on every write: the stream and groups survive a kill */
+    readonly persistent: boolean,
+  ) {
+    super(
+      'redis-server',
+      binary('redis-server'),
+      () => [
+        '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
+        '--appendonly', persistent ? 'yes' : 'no', '--appendfsync', 'always',
+        '--daemonize', 'no', '--protected-mode', 'no', '--logfile', '',
+      ],
+      logFile,
+    );
+  }
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+  async start(): Promise<void> {
+    this.spawn();
+    await until(`redis-server on port ${this.port}`, () => reachable(this.url, 200), 15_000);
+  }
+  async restart(graceful = false): Promise<void> {
+    if (graceful) await this.terminate();
+    else await this.kill();
+    await this.start();
+  }
+}
+
+export class Exporter extends Proc {
+  constructor(
+    readonly port: number,
+    readonly configFile: string,
+    logFile: string,
+    env: NodeJS.ProcessEnv,
+  ) {
+    super('exporter', process.execPath, () => [CLI, 'serve', '--config', configFile, '--port', String(port), '--host', '127.0.0.1'], logFile, env);
+  }
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(opts: { ready?: boolean } = {}): Promise<void> {
+    this.spawn();
+    const what = opts.ready === false ? '/healthz' : '/readyz';
+    await until(`exporter ${what} on port ${this.port}`, async () => {
+      if (!this.alive) throw new Error(`exporter exited during start:\n${this.log().slice(-4000)}`);
+      return (await this.get(what).catch(() => undefined))?.status === 200;
+    }, 30_000, 50);
+  }
+
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.start();
+  }
+
+  get(path: string, init?: RequestInit): Promise<Response> {
+    return fetch(`${this.url}${path}`, { ...init, signal: AbortSignal.timeout(5000) });
+  }
+
+  async ready(): Promise<boolean> {
+    try {
+      return (await this.get('/readyz')).status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  async metrics(): Promise<string> {
+    const res = await this.get('/metrics');
+    if (res.status !== 200) throw new Error(`GET /metrics: ${res.status}`);
+    return res.text();
+  }
+
+  /** JSON log lines the process wrote (pino), parsed; other lines skipped. */
+  logLines(): Record<string, unknown>[] {
+    const out: Record<string, unknown>[] = [];
+    for (const line of this.log().split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        out.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // a partial last line
+      }
+    }
+    return out;
+  }
+}
+
+/** Records every change of an exporter's /readyz, polled every `stepMs`, with timestamps. */
+export class ReadyWatch {
+  readonly transitions: { atMs: number; ready: boolean }[] = [];
+  private timer?: NodeJS.Timeout;
+  private busy = false;
+
+  constructor(private readonly exporter: Exporter, stepMs = 100) {
+    this.timer = setInterval(() => void this.poll(), stepMs);
+  }
+
+  private async poll(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    const ready = await this.exporter.ready();
+    const last = this.transitions.at(-1);
+    if (!last || last.ready !== ready) this.transitions.push({ atMs: Date.now(), ready });
+    this.busy = false;
+  }
+
+  /** When /readyz first went false at or after `sinceMs`, and when it went true again after that. */
+  outage(sinceMs: number): { downAtMs?: number; upAtMs?: number } {
+    const down = this.transitions.find((t) => t.atMs >= sinceMs && !t.ready);
+    const up = down ? this.transitions.find((t) => t.atMs > down.atMs && t.ready) : undefined;
+    return { downAtMs: down?.atMs, upAtMs: up?.atMs };
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/** Everything one test file starts; `cleanup()` (in afterAll) kills exactly these PIDs and removes their dirs. */
+export class Processes {
+  private readonly procs: Proc[] = [];
+  private readonly dirs: string[] = [];
+  private readonly watches: ReadyWatch[] = [];
+
+  dir(prefix: string): string {
+    const d = mkdtempSync(join(tmpdir(), `wfx-${prefix}-`));
+    this.dirs.push(d);
+    return d;
+  }
+
+  async nats(): Promise<NatsServer> {
+    const dir = this.dir('nats');
+    const n = new NatsServer(await freePort(), join(dir, 'store'), join(dir, 'nats.log'));
+    this.procs.push(n);
+    await n.start();
+    return n;
+  }
+
+  async redis(opts: { persistent?: boolean } = {}): Promise<RedisServer> {
+    const dir = this.dir('redis');
+    const r = new RedisServer(await freePort(), dir, join(dir, 'redis.log'), opts.persistent ?? false);
+    this.procs.push(r);
+    await r.start();
+    return r;
+  }
+
+  /** An exporter process running `serve` with `config` (written as YAML); started unless `start: false`. */
+  async exporter(config: Record<string, unknown>, opts: { start?: boolean; ready?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<Exporter> {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
+    const dir = this.dir('exporter');
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, toYaml({ log: { level: 'info' }, ...config }));
+    const e = new Exporter(await freePort(), file, join(dir, 'exporter.log'), { ...process.env, ...opts.env });
+    this.procs.push(e);
+    if (opts.start !== false) await e.start({ ready: opts.ready });
+    return e;
+  }
+
+  watch(exporter: Exporter, stepMs = 100): ReadyWatch {
+    const w = new ReadyWatch(exporter, stepMs);
+    this.watches.push(w);
+    return w;
+  }
+
+  async cleanup(): Promise<void> {
+    for (const w of this.watches) w.stop();
+    for (const p of this.procs) {
+      if (!p.alive) continue;
+      p.signal('SIGCONT'); // a stopped process cannot act on anything but SIGKILL; let it go cleanly
+      await p.kill();
+    }
+    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
+  }
+
+  /** The last lines of every log, for a failure message. */
+  logs(lines = 40): string {
+    return this.procs.map((p) => `--- ${p.name} ${p.logFile}\n${p.log().split('\n').slice(-lines).join('\n')}`).join('\n');
+  }
+}
