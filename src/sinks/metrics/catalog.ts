@@ -221,6 +221,18 @@ export const catalog = {
     help: 'Events not delivered to a slow live-tail client, by transport.',
     labels: ['transport'],
   }),
+  tailRejected: def({
+    name: 'workflow_exporter_tail_rejected_total',
+    type: 'counter',
+    help: 'Live-tail client requests refused, by transport and reason (invalid_json, invalid_message, invalid_filter, too_large, rate_limited, too_many_clients).',
+    labels: ['transport', 'reason'],
+  }),
+  authRejected: def({
+    name: 'workflow_exporter_auth_rejected_total',
+    type: 'counter',
+    help: 'Requests refused by token or Origin checks, by reason (missing_token, invalid_token, insufficient_role, origin_not_allowed).',
+    labels: ['reason'],
+  }),
   controlCommands: def({
     name: 'workflow_exporter_control_commands_total',
     type: 'counter',

@@ -46,6 +46,8 @@ export interface Metrics {
   deadLetters: client.Counter<Labels<C['deadLetters']>>;
   tailClients: client.Gauge<Labels<C['tailClients']>>;
   tailDropped: client.Counter<Labels<C['tailDropped']>>;
+  tailRejected: client.Counter<Labels<C['tailRejected']>>;
+  authRejected: client.Counter<Labels<C['authRejected']>>;
   controlCommands: client.Counter<Labels<C['controlCommands']>>;
   otlpExports: client.Counter<Labels<C['otlpExports']>>;
   buildInfo: client.Gauge<Labels<C['buildInfo']>>;
@@ -119,6 +121,8 @@ export function createMetrics(registry: Registry, cfg: Config['metrics']): Metri
     deadLetters: counter(registry, catalog.deadLetters),
     tailClients: gauge(registry, catalog.tailClients),
     tailDropped: counter(registry, catalog.tailDropped),
+    tailRejected: counter(registry, catalog.tailRejected),
+    authRejected: counter(registry, catalog.authRejected),
     controlCommands: counter(registry, catalog.controlCommands),
     otlpExports: counter(registry, catalog.otlpExports),
     buildInfo: gauge(registry, catalog.buildInfo),
