@@ -79,7 +79,12 @@ async function run(config: Config, opts: { keepAlive?: boolean } = {}): Promise<
     timer.unref();
     try {
       await app.close();
-      app.logger.info('shutdown complete');
+      // what this process handled in its life: the counters die with it, so the last log line keeps them
+      const total = async (m: { get(): Promise<{ values: { value: number }[] }> }) => (await m.get()).values.reduce((s, v) => s + v.value, 0);
+      app.logger.info(
+        { received: await total(app.metrics.received), accepted: await total(app.metrics.eventsTotal), rejected: await total(app.metrics.rejected) },
+        'shutdown complete',
+      );
       process.exit(0);
     } catch (err) {
       app.logger.error({ err }, 'shutdown failed');
