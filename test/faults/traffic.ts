@@ -145,7 +145,8 @@ export async function redisTraffic(url: string, key: string): Promise<Traffic> {
   return new Traffic({
     async send(events, firstSeq) {
       if (redis.status !== 'ready') return 0;
-      const p = redis.pipeline();
+      // one MULTI per tick: a consumer blocked in XREADGROUP is handed the whole tick at once
+      const p = redis.multi();
       events.forEach((e, i) => p.xadd(key, `0-${firstSeq + i + 1}`, 'data', JSON.stringify(e)));
       const res = (await p.exec()) ?? [];
       let n = 0;
