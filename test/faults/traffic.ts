@@ -42,20 +42,35 @@ export class Traffic {
 
   constructor(private readonly transport: Transport) {}
 
-  /** Publishes `n` events now (retrying until stored, at most `timeoutMs`). */
+  /** Publishes `n` generated events now (retrying until stored, at most `timeoutMs`). */
   async burst(n: number, timeoutMs = 30_000): Promise<void> {
     const target = this.published + n;
     const end = Date.now() + timeoutMs;
     while (this.published < target) {
       if (Date.now() > end) throw new Error(`publishing ${n} events timed out at ${this.published}/${target}`);
-      await this.step(Math.min(500, target - this.published));
+      await this.step(this.generate(Math.min(500, target - this.published)));
     }
   }
 
-  private async step(n: number): Promise<void> {
+  /** Publishes the given events in order (retrying until stored, at most `timeoutMs`). */
+  async publishEvents(events: Record<string, unknown>[], timeoutMs = 30_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    let done = 0;
+    while (done < events.length) {
+      if (Date.now() > end) throw new Error(`publishing ${events.length} events timed out at ${done}`);
+      done += await this.step(events.slice(done, done + 500));
+    }
+  }
+
+  private generate(n: number): Record<string, unknown>[] {
     const now = Date.now();
     const events: Record<string, unknown>[] = [];
     for (let i = 0; i < n; i++) events.push(trafficEvent(this.runId, this.published + i, now));
+    return events;
+  }
+
+  /** Sends events; returns how many (a prefix) were stored, and backs off briefly when not all were. */
+  private async step(events: Record<string, unknown>[]): Promise<number> {
     let stored = 0;
     try {
       stored = await this.transport.send(events, this.published);
@@ -63,10 +78,11 @@ export class Traffic {
       stored = 0;
     }
     this.published += stored;
-    if (stored < n) {
+    if (stored < events.length) {
       this.errors++;
       await sleep(100);
     }
+    return stored;
   }
 
   /** Publishes `rate` events a second in the background until stop(); `maxEvents` bounds the run. */
@@ -78,9 +94,7 @@ export class Traffic {
       while (this.running && this.published < maxEvents) {
         const t = Date.now();
         owed += perTick;
-        const before = this.published;
-        await this.step(Math.min(owed, 1000));
-        owed -= this.published - before;
+        owed -= await this.step(this.generate(Math.min(owed, 1000)));
         const wait = TICK_MS - (Date.now() - t);
         if (wait > 0) await sleep(wait);
       }
