@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Config, SourceConfig } from './config/schema.js';
 import { ConfigError } from './errors.js';
+import { EventAccounting, OrderedLifecycleStore } from './pipeline/accounting.js';
 import { CardinalityGuard } from './pipeline/guard.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import type { Source } from './pipeline/types.js';
@@ -13,6 +14,8 @@ import { deadLettersPlugin } from './server/dead-letters.js';
 import { metricsPlugin } from './server/metrics.js';
 import { DeadLetters } from './sinks/dead-letters/dead-letters.js';
 import { MetricsSink } from './sinks/metrics/sink.js';
+import { SemanticsSink } from './sinks/metrics/semantics.js';
+import { OverdueRuns } from './sinks/state/overdue.js';
 import { createMetrics, type Metrics } from './sinks/metrics/registry.js';
 import type { LifecycleStore } from './sinks/state/lifecycle.js';
 import { MemoryLifecycleStore } from './sinks/state/memory.js';
@@ -46,6 +49,8 @@ export interface App {
   metrics: Metrics;
   guard: CardinalityGuard;
   store: LifecycleStore;
+  accounting: EventAccounting;
+  overdue: OverdueRuns;
   deadLetters: DeadLetters;
   pipeline: Pipeline;
   server: FastifyInstance;
@@ -84,8 +89,14 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       ? new RedisLifecycleStore(config.state.redisUrl, config.state.prefix, config.state.ttlSeconds, countAnomaly)
       : new MemoryLifecycleStore(config.state.maxEntries, countAnomaly);
   const deadLetters = new DeadLetters(config.deadLetters.ringSize, config.deadLetters.maxRawBytes, metrics);
-  const pipeline = new Pipeline({ config, metrics, store, deadLetters, logger, now: opts.now });
+  const accounting = new EventAccounting(config.accounting, countAnomaly);
+  // the pipeline sees the store through the out-of-order filter; overdue and tests read the store itself
+  const ordered = new OrderedLifecycleStore(store, config.accounting.maxOrphanEnds, countAnomaly);
+  const pipeline = new Pipeline({ config, metrics, store: ordered, deadLetters, logger, now: opts.now, accounting });
   pipeline.addSink(new MetricsSink(metrics, guard));
+  pipeline.addSink(new SemanticsSink(metrics, guard, config.agents.budgets, countAnomaly));
+  const overdue = new OverdueRuns(store, config.runs, guard, opts.now ?? Date.now);
+  metrics.providers.overdueRuns = () => overdue.counts();
 
   const sources: Source[] = [];
   let http: HttpSource | undefined;
@@ -154,6 +165,8 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     metrics,
     guard,
     store,
+    accounting,
+    overdue,
     deadLetters,
     pipeline,
     server,

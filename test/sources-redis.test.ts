@@ -123,14 +123,14 @@ describe('redis-streams source', () => {
       expect(value(await t.scrape(), 'workflow_runs_active', { workflow_type: 'release', state: 'running' })).toBe(2);
       await t.app.server.inject({ method: 'POST', url: '/api/events', payload: [
         { id: 'e', type: 'workflow.completed', time: new Date(t0 + 42_500).toISOString(), source: 'o', workflow: wf },
-        // a redelivered end: no second duration, counted as an anomaly
+        // a redelivered end (same id): dropped as a duplicate, no second duration, counted
         { id: 'e', type: 'workflow.completed', time: new Date(t0 + 42_500).toISOString(), source: 'o', workflow: wf },
       ] });
       const text = await t.scrape();
       expect(value(text, 'workflow_run_duration_seconds_count', { workflow_type: 'release' })).toBe(1);
       expect(value(text, 'workflow_run_duration_seconds_sum', { workflow_type: 'release' })).toBe(42.5);
       expect(value(text, 'workflow_runs_active', { workflow_type: 'release', state: 'running' })).toBe(1);
-      expect(value(text, 'workflow_exporter_lifecycle_anomalies_total', { kind: 'end_without_start' })).toBe(1);
+      expect(value(text, 'workflow_exporter_lifecycle_anomalies_total', { kind: 'duplicate_id' })).toBe(1);
     } finally {
       await t.close();
     }

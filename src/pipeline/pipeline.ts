@@ -9,6 +9,7 @@ import type { DeadLetter, DeadLetters } from '../sinks/dead-letters/dead-letters
 import type { Metrics } from '../sinks/metrics/registry.js';
 import { opFor, type LifecycleOp, type LifecycleStore } from '../sinks/state/lifecycle.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
+import type { EventAccounting } from './accounting.js';
 import type { BatchHandler, BatchResult, ProcessedBatch, RawMessage, RejectedItem, Sink } from './types.js';
 import { decode, validateEvent } from './validate.js';
 
@@ -21,6 +22,8 @@ export interface PipelineDeps {
   deadLetters: DeadLetters;
   logger: Logger;
   now?: () => number;
+  /** duplicate ids and late events (accounting.ts): one Map lookup per event */
+  accounting?: EventAccounting;
 }
 
 export class Pipeline {
@@ -95,15 +98,22 @@ export class Pipeline {
     const pending: Promise<unknown>[] = [];
     if (letters) pending.push(deadLetters.record(letters));
 
-    if (events.length > 0) {
-      const durations = await this.lifecycle(events, timesMs);
-      const batch: ProcessedBatch = { source, events, timesMs, durations, receivedAtMs: nowMs };
-      for (const sink of this.sinks) {
-        const r = sink.write(batch);
-        if (r) pending.push(r);
+    const admitted = this.deps.accounting && events.length > 0 ? this.deps.accounting.admit(events, timesMs, nowMs) : undefined;
+    try {
+      if (events.length > 0) {
+        const durations = await this.lifecycle(events, timesMs);
+        const batch: ProcessedBatch = { source, events, timesMs, durations, receivedAtMs: nowMs };
+        for (const sink of this.sinks) {
+          const r = sink.write(batch);
+          if (r) pending.push(r);
+        }
       }
+      if (pending.length > 0) await Promise.all(pending);
+    } catch (err) {
+      // the source redelivers a failed batch: its ids must not count as duplicates then
+      if (admitted) this.deps.accounting!.forget(admitted);
+      throw err;
     }
-    if (pending.length > 0) await Promise.all(pending);
     return { accepted: events.length, rejected, errors: errors ?? [] };
   }
 

@@ -200,7 +200,7 @@ export const catalog = {
   lifecycleAnomalies: def({
     name: 'workflow_exporter_lifecycle_anomalies_total',
     type: 'counter',
-    help: 'Events that did not fit event time or lifecycle state, by kind: end_without_start, duplicate_start, end_before_start, pause_without_start, evicted, out_of_order, duplicate_id, late, negative_queue_wait.',
+    help: 'Events that did not fit event time or lifecycle state, by kind: end_without_start, duplicate_start, end_before_start, pause_without_start, evicted, out_of_order, duplicate_id, late, invalid_queue_wait.',
     labels: ['kind'],
   }),
   deadLetters: def({

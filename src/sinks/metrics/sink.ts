@@ -12,7 +12,7 @@ type Obs = { observe(v: number): void };
  * Caches label children by their joined values: prom-client hashes a label object on every
  * inc(); a Map lookup on one string is several times cheaper on the hot path.
  */
-class Children<T> {
+export class Children<T> {
   private readonly map = new Map<string, T>();
   constructor(private readonly make: (values: string[]) => T) {}
   get(a: string, b?: string, c?: string): T {
@@ -27,10 +27,10 @@ class Children<T> {
   }
 }
 
-function counterChildren(m: Counter<string>): Children<Inc> {
+export function counterChildren(m: Counter<string>): Children<Inc> {
   return new Children((v) => m.labels(...v));
 }
-function histogramChildren(m: Histogram<string>): Children<Obs> {
+export function histogramChildren(m: Histogram<string>): Children<Obs> {
   return new Children((v) => m.labels(...v));
 }
 

@@ -4,6 +4,13 @@ import type { WorkflowEvent } from '../../events/schema.js';
 export type AnomalyKind = 'end_without_start' | 'duplicate_start' | 'end_before_start' | 'evicted' | 'pause_without_start';
 export type AnomalyCounter = (kind: AnomalyKind) => void;
 
+export interface OpenRun {
+  run: string;
+  workflowType: string;
+  startMs: number;
+  state: 'running' | 'paused';
+}
+
 export interface ActiveRuns {
   workflow_type: string;
   state: 'running' | 'paused';
@@ -35,7 +42,9 @@ export interface LifecycleStore {
   apply(ops: LifecycleOp[]): Promise<number[]> | number[];
   activeRuns(): Promise<ActiveRuns[]> | ActiveRuns[];
   /** open runs started before `beforeMs` (stuck-run detection) */
-  openRunsBefore?(beforeMs: number): Promise<{ run: string; workflowType: string; startMs: number }[]>;
+  openRunsBefore?(beforeMs: number): Promise<OpenRun[]>;
+  /** per workflow type, open runs started before cutoff(type); types whose cutoff is undefined are skipped */
+  overdueCounts?(cutoff: (workflowType: string) => number | undefined): Promise<{ workflowType: string; count: number }[]>;
   close(): Promise<void>;
 }
 

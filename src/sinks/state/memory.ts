@@ -1,5 +1,5 @@
 // In-process lifecycle store: the embedded default; bounded, oldest entries evicted first.
-import type { ActiveRuns, AnomalyCounter, LifecycleOp, LifecycleStore } from './lifecycle.js';
+import type { ActiveRuns, AnomalyCounter, LifecycleOp, LifecycleStore, OpenRun } from './lifecycle.js';
 
 interface Open {
   startMs: number;
@@ -88,12 +88,24 @@ export class MemoryLifecycleStore implements LifecycleStore {
     return out;
   }
 
-  async openRunsBefore(beforeMs: number): Promise<{ run: string; workflowType: string; startMs: number }[]> {
-    const out: { run: string; workflowType: string; startMs: number }[] = [];
+  async openRunsBefore(beforeMs: number): Promise<OpenRun[]> {
+    const out: OpenRun[] = [];
     for (const o of this.open.values()) {
-      if (o.workflow && o.startMs < beforeMs) out.push({ run: o.run, workflowType: o.workflowType, startMs: o.startMs });
+      if (o.workflow && o.startMs < beforeMs) out.push({ run: o.run, workflowType: o.workflowType, startMs: o.startMs, state: o.state });
     }
     return out;
+  }
+
+  async overdueCounts(cutoff: (workflowType: string) => number | undefined): Promise<{ workflowType: string; count: number }[]> {
+    const counts = new Map<string, number>();
+    const cutoffs = new Map<string, number | undefined>();
+    for (const o of this.open.values()) {
+      if (!o.workflow) continue;
+      let c = cutoffs.get(o.workflowType);
+      if (c === undefined && !cutoffs.has(o.workflowType)) cutoffs.set(o.workflowType, (c = cutoff(o.workflowType)));
+      if (c !== undefined && o.startMs < c) counts.set(o.workflowType, (counts.get(o.workflowType) ?? 0) + 1);
+    }
+    return [...counts].map(([workflowType, count]) => ({ workflowType, count }));
   }
 
   async close(): Promise<void> {}

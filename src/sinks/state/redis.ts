@@ -1,6 +1,6 @@
 // Redis lifecycle store: start times and open runs shared by replicas and kept across restarts.
 import { Redis } from 'ioredis';
-import type { ActiveRuns, AnomalyCounter, LifecycleOp, LifecycleStore } from './lifecycle.js';
+import type { ActiveRuns, AnomalyCounter, LifecycleOp, LifecycleStore, OpenRun } from './lifecycle.js';
 
 // One round trip per batch: every op of the batch runs in one atomic script, so a start handled by
 // one replica and its end by another still meet, and a redelivered start cannot count a run twice.
@@ -107,16 +107,35 @@ export class RedisLifecycleStore implements LifecycleStore {
     return keys.map(([workflow_type, state], i) => ({ workflow_type, state, count: Number(res[i * 2 + 1]?.[1] ?? 0) }));
   }
 
-  async openRunsBefore(beforeMs: number): Promise<{ run: string; workflowType: string; startMs: number }[]> {
+  async openRunsBefore(beforeMs: number): Promise<OpenRun[]> {
     const types = await this.redis.smembers(`${this.prefix}:types`);
-    const out: { run: string; workflowType: string; startMs: number }[] = [];
+    const out: OpenRun[] = [];
+    const oldest = Date.now() - this.ttlMs; // older runs lost their open entry to the TTL
     for (const t of types) {
-      for (const s of ['running', 'paused']) {
-        const r = await this.redis.zrangebyscore(`${this.prefix}:active:${t}:${s}`, '-inf', `(${beforeMs}`, 'WITHSCORES');
-        for (let i = 0; i < r.length; i += 2) out.push({ run: r[i], workflowType: t, startMs: Number(r[i + 1]) });
+      for (const s of ['running', 'paused'] as const) {
+        const r = await this.redis.zrangebyscore(`${this.prefix}:active:${t}:${s}`, `(${oldest}`, `(${beforeMs}`, 'WITHSCORES');
+        for (let i = 0; i < r.length; i += 2) out.push({ run: r[i], workflowType: t, startMs: Number(r[i + 1]), state: s });
       }
     }
     return out;
+  }
+
+  async overdueCounts(cutoff: (workflowType: string) => number | undefined): Promise<{ workflowType: string; count: number }[]> {
+    const types = await this.redis.smembers(`${this.prefix}:types`);
+    const oldest = Date.now() - this.ttlMs;
+    const p = this.redis.pipeline();
+    const asked: string[] = [];
+    for (const t of types) {
+      const c = cutoff(t);
+      if (c === undefined) continue;
+      // one ZCOUNT per state: the score is the start time, so this never reads the runs themselves
+      p.zcount(`${this.prefix}:active:${t}:running`, `(${oldest}`, `(${c}`);
+      p.zcount(`${this.prefix}:active:${t}:paused`, `(${oldest}`, `(${c}`);
+      asked.push(t);
+    }
+    if (asked.length === 0) return [];
+    const res = (await p.exec()) ?? [];
+    return asked.map((workflowType, i) => ({ workflowType, count: Number(res[i * 2]?.[1] ?? 0) + Number(res[i * 2 + 1]?.[1] ?? 0) }));
   }
 
   async close(): Promise<void> {

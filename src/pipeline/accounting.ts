@@ -1,0 +1,150 @@
+// Event-time accounting: duplicate ids within a window, late events, and lifecycle events that
+// arrive out of order, each counted by kind so no gauge or duration goes negative behind our back.
+import type { Config } from '../config/schema.js';
+import type { WorkflowEvent } from '../events/schema.js';
+import type { ActiveRuns, LifecycleOp, LifecycleStore } from '../sinks/state/lifecycle.js';
+
+export type AccountingKind = 'duplicate_id' | 'late' | 'out_of_order';
+export type AccountingCounter = (kind: AccountingKind) => void;
+
+/**
+ * Duplicate and late detection, called by the pipeline once per validated batch.
+ *
+ * Duplicates: at-least-once buses redeliver a batch whose ack was lost, and producers retry; an id
+ * seen again within the window is counted and (by default) dropped before state, metrics and tail,
+ * so a redelivery cannot count a run twice. Memory is bounded: ids are kept in arrival order and
+ * the oldest go first, by window or by count. The ids a batch added are forgotten again when that
+ * batch fails, because the bus will redeliver it and it must then count.
+ */
+export class EventAccounting {
+  private readonly seen = new Map<string, number>();
+  private readonly windowMs: number;
+  private readonly lateMs: number;
+
+  constructor(
+    private readonly cfg: Config['accounting'],
+    private readonly count: AccountingCounter,
+  ) {
+    this.windowMs = cfg.dedupeWindowSeconds * 1000;
+    this.lateMs = cfg.lateAfterSeconds * 1000;
+  }
+
+  /**
+   * Counts late events and duplicate ids; with dropDuplicates removes duplicates from `events` and
+   * `timesMs` in place. Returns the ids this batch added (hand them to forget() if the batch fails).
+   */
+  admit(events: WorkflowEvent[], timesMs: number[], nowMs: number): string[] {
+    const added: string[] = [];
+    const dedupe = this.windowMs > 0;
+    if (dedupe) this.expire(nowMs);
+    const lateBefore = nowMs - this.lateMs;
+    let w = 0;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      if (dedupe) {
+        if (this.seen.has(e.id)) {
+          this.count('duplicate_id');
+          if (this.cfg.dropDuplicates) continue;
+        } else {
+          this.seen.set(e.id, nowMs);
+          added.push(e.id);
+        }
+      }
+      if (timesMs[i] < lateBefore) this.count('late');
+      if (w !== i) {
+        events[w] = e;
+        timesMs[w] = timesMs[i];
+      }
+      w++;
+    }
+    events.length = w;
+    timesMs.length = w;
+    if (dedupe) while (this.seen.size > this.cfg.dedupeMaxIds) this.seen.delete(this.seen.keys().next().value!);
+    return added;
+  }
+
+  /** Forgets ids of a batch that failed: its redelivery is not a duplicate. */
+  forget(ids: string[]): void {
+    for (const id of ids) this.seen.delete(id);
+  }
+
+  /** Ids currently remembered (for tests and the cardinality report). */
+  get size(): number {
+    return this.seen.size;
+  }
+
+  private expire(nowMs: number): void {
+    // insertion order is arrival order, so expired ids sit at the front
+    const cutoff = nowMs - this.windowMs;
+    for (const [id, at] of this.seen) {
+      if (at >= cutoff) break;
+      this.seen.delete(id);
+    }
+  }
+}
+
+/**
+ * A lifecycle store that remembers end events which found no start, so a start arriving after its
+ * end (out of order) is counted and never opens a run that no end will ever close. Without it, a
+ * late start would hold workflow_runs_active (and workflow_runs_overdue) up forever.
+ * Bounded: the oldest orphan ends are forgotten first. Per replica: an end handled by one replica
+ * and its late start by another are not matched (the Redis TTL still forgets that run).
+ */
+export class OrderedLifecycleStore implements LifecycleStore {
+  private readonly orphans = new Map<string, number>();
+
+  constructor(
+    readonly inner: LifecycleStore,
+    private readonly maxOrphans: number,
+    private readonly count: AccountingCounter,
+  ) {}
+
+  apply(ops: LifecycleOp[]): Promise<number[]> | number[] {
+    let kept = ops;
+    let skipped: boolean[] | undefined;
+    if (this.orphans.size > 0) {
+      for (let i = 0; i < ops.length; i++) {
+        const o = ops[i];
+        if (o.op !== 'W' && o.op !== 'S') continue;
+        const endMs = this.orphans.get(o.key);
+        if (endMs === undefined) continue;
+        this.orphans.delete(o.key);
+        // a start later than the orphan end is a new attempt (a retried task), not a late start
+        if (o.timeMs <= endMs) {
+          this.count('out_of_order');
+          (skipped ??= new Array<boolean>(ops.length).fill(false))[i] = true;
+        }
+      }
+      if (skipped) kept = ops.filter((_, i) => !skipped![i]);
+    }
+    const res = this.inner.apply(kept);
+    return res instanceof Promise ? res.then((r) => this.after(ops, kept, r, skipped)) : this.after(ops, kept, res, skipped);
+  }
+
+  private after(ops: LifecycleOp[], kept: LifecycleOp[], res: number[], skipped: boolean[] | undefined): number[] {
+    for (let j = 0; j < kept.length; j++) {
+      const o = kept[j];
+      const r = res[j];
+      if ((o.op === 'X' || o.op === 'E') && r !== r) {
+        this.orphans.set(o.key, o.timeMs);
+        if (this.orphans.size > this.maxOrphans) this.orphans.delete(this.orphans.keys().next().value!);
+      }
+    }
+    if (!skipped) return res;
+    const out = new Array<number>(ops.length);
+    for (let i = 0, j = 0; i < ops.length; i++) out[i] = skipped[i] ? NaN : res[j++];
+    return out;
+  }
+
+  activeRuns(): Promise<ActiveRuns[]> | ActiveRuns[] {
+    return this.inner.activeRuns();
+  }
+
+  openRunsBefore(beforeMs: number) {
+    return this.inner.openRunsBefore ? this.inner.openRunsBefore(beforeMs) : Promise.resolve([]);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

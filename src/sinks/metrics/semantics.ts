@@ -1,0 +1,76 @@
+// The workflow-platform semantics sink: model tokens and cost, tool calls, queue wait, and the
+// per-source last-event time the dead-man alert reads. Beside the metrics sink so each stays small.
+import type { CardinalityGuard } from '../../pipeline/guard.js';
+import type { ProcessedBatch, Sink } from '../../pipeline/types.js';
+import { parseTime } from '../../pipeline/validate.js';
+import { UNKNOWN } from '../state/lifecycle.js';
+import type { Metrics } from './registry.js';
+import { Children, counterChildren, histogramChildren } from './sink.js';
+
+type Inc = { inc(v?: number): void };
+type Obs = { observe(v: number): void };
+
+export class SemanticsSink implements Sink {
+  readonly name = 'semantics';
+  private readonly tokens: Children<Inc>;
+  private readonly cost: Children<Inc>;
+  private readonly tools: Children<Inc>;
+  private readonly toolDur: Children<Obs>;
+  private readonly queueWait: Children<Obs>;
+  private readonly lastEvent = new Map<string, number>();
+
+  constructor(
+    private readonly m: Metrics,
+    private readonly guard: CardinalityGuard,
+    budgets: Record<string, number>,
+    private readonly countAnomaly: (kind: 'invalid_queue_wait') => void,
+  ) {
+    this.tokens = counterChildren(m.agentTokens);
+    this.cost = counterChildren(m.agentCost);
+    this.tools = counterChildren(m.toolCalls);
+    this.toolDur = histogramChildren(m.toolDuration);
+    this.queueWait = histogramChildren(m.taskQueueWait);
+    // the budget series exists from the start so the burn alert has a denominator before any spend
+    for (const [agent, usd] of Object.entries(budgets)) m.agentBudget.labels(guard.value('agent', agent)).set(usd);
+  }
+
+  write(batch: ProcessedBatch): void {
+    const g = this.guard;
+    const { events, timesMs, durations } = batch;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+
+      // latest event time per emitting source; a late event never moves it back
+      const source = g.value('source', e.source);
+      const ts = timesMs[i] / 1000;
+      const cur = this.lastEvent.get(source);
+      if (cur === undefined || ts > cur) {
+        this.lastEvent.set(source, ts);
+        this.m.sourceLastEvent.labels(source).set(ts);
+      }
+
+      if (e.tokens_in !== undefined || e.tokens_out !== undefined || e.cost_usd !== undefined) {
+        const agent = g.value('agent', e.agent ?? UNKNOWN);
+        const model = g.value('model', e.model ?? UNKNOWN);
+        if (e.tokens_in !== undefined) this.tokens.get(agent, model, 'in').inc(e.tokens_in);
+        if (e.tokens_out !== undefined) this.tokens.get(agent, model, 'out').inc(e.tokens_out);
+        if (e.cost_usd !== undefined) this.cost.get(agent, model).inc(e.cost_usd);
+      }
+
+      const type = e.type;
+      if (type === 'tool.called' || type === 'tool.failed') {
+        const agent = g.value('agent', e.agent ?? UNKNOWN);
+        const tool = g.value('tool', e.tool ?? UNKNOWN);
+        const outcome = type === 'tool.called' ? 'ok' : 'failed';
+        this.tools.get(agent, tool, outcome).inc();
+        const d = durations[i];
+        if (d === d) this.toolDur.get(agent, tool, outcome).observe(d);
+      } else if (type === 'task.started' && (e.queue_wait_ms !== undefined || e.enqueued_at !== undefined)) {
+        const wait = e.queue_wait_ms !== undefined ? e.queue_wait_ms / 1000 : (timesMs[i] - parseTime(e.enqueued_at!)) / 1000;
+        // a wait below zero is clock skew between producer and queue, never a duration to record
+        if (Number.isFinite(wait) && wait >= 0) this.queueWait.get(g.value('agent', e.agent ?? UNKNOWN)).observe(wait);
+        else this.countAnomaly('invalid_queue_wait');
+      }
+    }
+  }
+}
