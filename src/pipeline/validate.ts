@@ -1,7 +1,8 @@
 // Decode and validate: bytes to JSON, candidate to canonical event, with a counted reason on failure.
 import type { Config } from '../config/schema.js';
 import { RejectError } from '../errors.js';
-import { canonicalEventSchema, type WorkflowEvent } from '../events/schema.js';
+import { validateCanonical } from '../events/compiled.js';
+import type { WorkflowEvent } from '../events/schema.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -49,7 +50,8 @@ export interface Validated {
 }
 
 export function validateEvent(candidate: Record<string, unknown>, limits: Limits, nowMs: number): Validated {
-  const parsed = canonicalEventSchema.safeParse(candidate);
+  // compiled from the zod schema: generated code on the happy path, zod's own issue on failure
+  const parsed = validateCanonical(candidate);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = issue.path.map(String).join('.') || '(event)';

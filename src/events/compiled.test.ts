@@ -1,0 +1,169 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { compileValidator, validateCanonical } from './compiled.js';
+import { canonicalEventSchema, LIFECYCLE_TYPES, MAX_ID, MAX_NAME, PRIORITIES } from './schema.js';
+
+/** Keys in order, recursively: the compiled output must be built in the same order as zod's. */
+function keyOrder(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return typeof v;
+  if (Array.isArray(v)) return v.map(keyOrder);
+  return Object.keys(v).map((k) => [k, keyOrder((v as Record<string, unknown>)[k])]);
+}
+
+/** The compiled validator and zod's safeParse agree: same verdict, same output, same issues. */
+function agree(input: unknown): boolean {
+  const fast = validateCanonical(input);
+  const zod = canonicalEventSchema.safeParse(input);
+  expect(fast.success).toBe(zod.success);
+  if (zod.success) {
+    expect(fast.data).toStrictEqual(zod.data);
+    expect(keyOrder(fast.data)).toEqual(keyOrder(zod.data));
+    expect(fast.data).not.toBe(input); // a fresh object, like zod's: callers may mutate it
+  } else {
+    expect(fast.error!.issues).toStrictEqual(zod.error.issues);
+    expect(fast.error!.message).toBe(zod.error.message);
+  }
+  return zod.success;
+}
+
+const len = (min: number, max: number) =>
+  fc.oneof(
+    fc.string({ minLength: min, maxLength: Math.min(max, 24) }),
+    fc.string({ unit: 'binary', minLength: min, maxLength: Math.min(max, 24) }),
+    fc.constantFrom('x'.repeat(max), 'é'.repeat(max), '😀'.repeat(Math.floor(max / 2))), // at the limit, in UTF-16 units
+  );
+const name = len(1, MAX_NAME);
+const id = len(1, MAX_ID);
+const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
+const eventType = fc.oneof(fc.constantFrom(...LIFECYCLE_TYPES), fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,40}$/));
+const time = fc.oneof(
+  fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+  len(1, 64),
+  finite,
+);
+
+const validEvent = fc.record(
+  {
+    id,
+    type: eventType,
+    time,
+    source: name,
+    workflow: fc.record({ id, type: name }),
+    stage: name,
+    task: fc.record({ id, name }, { requiredKeys: ['id'] }),
+    agent: name,
+    duration_ms: finite,
+    priority: fc.constantFrom(...PRIORITIES),
+    queue: fc.record({ name, depth: finite }),
+    tokens_in: finite,
+    tokens_out: finite,
+    model: name,
+    cost_usd: finite,
+    tool: name,
+    attributes: fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 6 }),
+    unknown_field: fc.jsonValue(), // stripped by both
+  },
+  { requiredKeys: ['id', 'type', 'time', 'source'] },
+);
+
+/** Values that break some rule: wrong types, empty, too long, non-finite, near misses. */
+const badValue = fc.oneof(
+  fc.constantFrom(undefined, null, NaN, Infinity, -Infinity, '', true, 0, -0, [], {}, 'Normal', 'urgent', 'bad type!', '.leading-dot'),
+  fc.string({ minLength: 257, maxLength: 300 }),
+  fc.string({ minLength: 65, maxLength: 80 }),
+  fc.string({ minLength: 129, maxLength: 140 }),
+  fc.double(),
+  fc.array(fc.jsonValue(), { maxLength: 3 }),
+  fc.record({ id: fc.oneof(fc.constant(''), fc.integer(), id), type: fc.oneof(fc.constant(undefined), name), name: fc.oneof(fc.constant(''), name) }),
+  fc.record({ name: fc.oneof(fc.constant(''), name), depth: fc.oneof(fc.constant(NaN), fc.constant('3'), finite) }),
+  fc.anything(),
+);
+const FIELDS = [...Object.keys(canonicalEventSchema.shape), 'extra'];
+
+const invalidEvent = fc.oneof(
+  // one field set to a bad value (or removed), the rest valid
+  fc.tuple(validEvent, fc.constantFrom(...FIELDS), badValue, fc.boolean()).map(([e, k, v, remove]) => {
+    const out: Record<string, unknown> = { ...e };
+    if (remove) delete out[k];
+    else out[k] = v;
+    return out;
+  }),
+  // two fields broken: the first issue reported must be the same one
+  fc.tuple(validEvent, fc.constantFrom(...FIELDS), badValue, fc.constantFrom(...FIELDS), badValue).map(([e, k1, v1, k2, v2]) => ({ ...e, [k1]: v1, [k2]: v2 })),
+  // anything at all, including non-objects, arrays and null-prototype objects
+  fc.anything({ withNullPrototype: true, withBoxedValues: true, withDate: true, withMap: true }),
+);
+
+describe('compiled canonical validator', () => {
+  it('is generated code, not the runtime parser', () => {
+    expect(validateCanonical.compiled).toBe(true);
+  });
+
+  it('agrees with zod on random valid events (output, key order, defaults)', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(validEvent, (e) => {
+        if (agree(e)) accepted++;
+      }),
+      { numRuns: 3000 },
+    );
+    // the generator may produce a time zod rejects only by design; nearly all must pass
+    expect(accepted).toBe(3000);
+  });
+
+  it('agrees with zod on random invalid and arbitrary inputs (verdict and exact issues)', () => {
+    let rejected = 0;
+    fc.assert(
+      fc.property(invalidEvent, (e) => {
+        if (!agree(e)) rejected++;
+      }),
+      { numRuns: 5000 },
+    );
+    expect(rejected).toBeGreaterThan(2500); // most inputs of this generator are invalid
+  });
+
+  it('agrees on JSON that uses __proto__ and constructor as keys', () => {
+    for (const text of [
+      '{"id":"a","type":"t","time":"x","source":"s","__proto__":{"priority":"bogus"}}',
+      '{"id":"a","type":"t","time":"x","source":"s","attributes":{"__proto__":{"polluted":1},"constructor":2}}',
+      '{"id":"a","type":"t","time":"x","source":"s","attributes":{"__proto__":null}}',
+      '{"__proto__":{"id":"a","type":"t","time":"x","source":"s"}}',
+    ]) {
+      agree(JSON.parse(text));
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('gives the same messages as zod for the usual mistakes', () => {
+    const base = { id: 'e1', type: 'task.completed', time: '2026-11-20T10:00:00Z', source: 'orchestrator' };
+    const first = (v: unknown) => {
+      const r = validateCanonical(v);
+      return r.success ? 'ok' : `${r.error.issues[0].path.join('.')}: ${r.error.issues[0].message}`;
+    };
+    expect(first(base)).toBe('ok');
+    expect(first({ ...base, id: '' })).toBe('id: Too small: expected string to have >=1 characters');
+    expect(first({ ...base, type: 'has space' })).toBe('type: type must be dotted words such as task.completed');
+    expect(first({ ...base, priority: 'urgent' })).toBe('priority: Invalid option: expected one of "low"|"normal"|"high"|"critical"');
+    expect(first({ ...base, duration_ms: '12' })).toBe('duration_ms: Invalid input: expected number, received string');
+    expect(first({ ...base, workflow: { id: 'w' } })).toBe('workflow.type: Invalid input: expected string, received undefined');
+    expect(validateCanonical(base)).toEqual({ success: true, data: { ...base, priority: 'normal' } });
+  });
+
+  it('falls back to the runtime parser for a schema zod cannot compile, with the same answers', () => {
+    // zod's compiler refuses reference cycles; the validator still answers, on the runtime parser
+    const node: z.ZodType = z.object({
+      name: z.string().min(1),
+      get children() {
+        return z.array(node).optional();
+      },
+    });
+    const v = compileValidator(node);
+    expect(v.compiled).toBe(false);
+    const good = { name: 'a', children: [{ name: 'b' }] };
+    expect(v(good)).toEqual({ success: true, data: good });
+    const bad = { name: 'a', children: [{ name: '' }] };
+    expect(v(bad).error!.issues).toStrictEqual(node.safeParse(bad).error!.issues);
+    expect(v(bad).error!.issues[0].path).toEqual(['children', 0, 'name']);
+  });
+});
