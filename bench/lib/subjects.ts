@@ -1,0 +1,102 @@
+// Starting the measured server processes (the real exporter, the references) the same way: own
+// process, the probe preloaded, a tracked PID; and reading their CPU, memory and loop lag.
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ProbeReading } from './probe.js';
+import { cpuSeconds, nextMessage, rssSampler, start, stop, until } from './proc.js';
+
+/** The repository root (this file runs from bench/.build/bench/lib). */
+export const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+export const BUILD = join(ROOT, 'bench', '.build', 'bench');
+const PROBE = join(BUILD, 'lib', 'probe.js');
+
+export interface Server {
+  id: string;
+  proc: ChildProcess;
+  pid: number;
+  url: string;
+  /** spawn to ready (/readyz 200 for the exporter, listening for references) */
+  startMs: number;
+  log: string[];
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** The real exporter: node dist/cli.js serve --config <file>, ready when /readyz answers 200. */
+export async function startExporter(id: string, config: Record<string, unknown>, dir: string, port: number, nodeArgs: string[] = []): Promise<Server> {
+  const file = join(dir, `${id}.config.json`); // JSON is YAML: the loader reads it as is
+  writeFileSync(file, JSON.stringify({ ...config, server: { host: '127.0.0.1', port, ...(config.server as object) } }, null, 2));
+  const log: string[] = [];
+  const t0 = performance.now();
+  const proc = start(process.execPath, [...nodeArgs, '--import', PROBE, join(ROOT, 'dist', 'cli.js'), 'serve', '--config', file], { name: id, cwd: ROOT, logTo: log });
+  const url = `http://127.0.0.1:${port}`;
+  let exited = false;
+  proc.once('exit', () => (exited = true));
+  await until(
+    `exporter ${id} ready on ${url}`,
+    async () => {
+      if (exited) throw new Error(`exporter ${id} exited during start:\n${log.join('').slice(-2000)}`);
+      return (await httpOk(`${url}/readyz`)) ? true : undefined;
+    },
+    30_000,
+    5,
+  );
+  return { id, proc, pid: proc.pid!, url, startMs: performance.now() - t0, log };
+}
+
+/** A reference server script under bench/.build/bench/ref; it reports {listening} over IPC. */
+export async function startRef(id: string, script: string, args: string[]): Promise<Server> {
+  const log: string[] = [];
+  const t0 = performance.now();
+  const proc = start(process.execPath, ['--import', PROBE, join(BUILD, 'ref', script), ...args], { name: id, cwd: ROOT, logTo: log });
+  const url = await nextMessage(proc, (m) => (m as { listening?: string }).listening ?? (m as { ready?: string }).ready, 30_000).catch((err) => {
+    throw new Error(`${id}: ${(err as Error).message}\n${log.join('').slice(-2000)}`);
+  });
+  return { id, proc, pid: proc.pid!, url, startMs: performance.now() - t0, log };
+}
+
+export const stopServer = (s: Server) => stop(s.proc);
+
+export async function probe(s: Server, what: 'read' | 'reset'): Promise<ProbeReading | undefined> {
+  if (what === 'reset') {
+    s.proc.send({ probe: 'reset' });
+    return undefined;
+  }
+  const p = nextMessage(s.proc, (m) => (m as { probeReading?: ProbeReading }).probeReading, 10_000);
+  s.proc.send({ probe: 'read' });
+  return p;
+}
+
+/** A measured window on one server: CPU seconds, peak RSS and the probe's loop lag between begin and end. */
+export interface Window {
+  cpuS: number;
+  wallS: number;
+  rssMaxMiB: number;
+  reading: ProbeReading;
+}
+
+export function openWindow(s: Server): { end(): Promise<Window> } {
+  void probe(s, 'reset');
+  const cpu0 = cpuSeconds(s.pid);
+  const t0 = performance.now();
+  const rss = rssSampler(s.pid);
+  return {
+    async end() {
+      const cpuS = cpuSeconds(s.pid) - cpu0;
+      const wallS = (performance.now() - t0) / 1000;
+      const rssMaxMiB = rss.stop();
+      const reading = (await probe(s, 'read'))!;
+      return { cpuS, wallS, rssMaxMiB, reading };
+    },
+  };
+}

@@ -1,0 +1,147 @@
+// HTTP load generator (its own process): POSTs NDJSON bodies of N events over keep-alive connections,
+// either as fast as the server answers (closed loop, `concurrency` requests in flight) or at a fixed
+// event rate; tells the harness over IPC when its measured window starts and ends.
+import { Agent, request } from 'node:http';
+import { ndjsonTemplate } from '../lib/events.js';
+import { percentile, sortNumbers } from '../lib/stats.js';
+
+export interface HttpLoadOptions {
+  url: string;
+  perBody: number;
+  concurrency: number;
+  warmupS: number;
+  measureS: number;
+  /** events per second; 0 = as fast as the server answers */
+  rate?: number;
+  contentType?: string;
+  /** per-body sequence numbers start here, so every run sends fresh run ids */
+  seqBase: number;
+  /** stamp each event's attributes.sent_ms with the send time (tail latency) */
+  stamp?: boolean;
+}
+
+export interface HttpLoadResult {
+  events: number;
+  requests: number;
+  errors: number;
+  seconds: number;
+  eventsPerSec: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  firstError?: string;
+}
+
+const opts = JSON.parse(process.argv[2]) as HttpLoadOptions;
+const url = new URL(opts.url);
+const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency });
+const template = ndjsonTemplate(opts.perBody, new Date().toISOString(), opts.stamp === true);
+const ct = opts.contentType ?? 'application/x-ndjson';
+let seq = opts.seqBase;
+
+function body(): string {
+  const b = template.render(seq++);
+  if (!opts.stamp) return b;
+  // the tail scenario needs the send time inside each event; one replace per body keeps it cheap
+  return b.replaceAll('"sent_ms":0', `"sent_ms":${performance.timeOrigin + performance.now()}`);
+}
+
+function post(data: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: { 'content-type': ct, 'content-length': Buffer.byteLength(data) } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+let measuring = false;
+let stopAt = 0;
+let events = 0;
+let requests = 0;
+let errors = 0;
+let firstError: string | undefined;
+const latencies: number[] = [];
+
+async function one(): Promise<void> {
+  const data = body();
+  const t0 = performance.now();
+  try {
+    const res = await post(data);
+    const ms = performance.now() - t0;
+    if (res.status >= 200 && res.status < 300) {
+      if (measuring) {
+        events += opts.perBody;
+        requests++;
+        latencies.push(ms);
+      }
+    } else {
+      errors++;
+      firstError ??= `HTTP ${res.status}: ${res.text.slice(0, 200)}`;
+    }
+  } catch (err) {
+    errors++;
+    firstError ??= String(err);
+  }
+}
+
+async function closedLoop(): Promise<void> {
+  const worker = async () => {
+    while (performance.now() < stopAt) await one();
+  };
+  await Promise.all(Array.from({ length: opts.concurrency }, worker));
+}
+
+async function openLoop(rate: number): Promise<void> {
+  // bodies leave on a schedule; a late one is sent at once (no coordinated omission on our side)
+  const interval = (1000 * opts.perBody) / rate;
+  let next = performance.now();
+  const inflight = new Set<Promise<void>>();
+  while (performance.now() < stopAt) {
+    const wait = next - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const p = one().finally(() => inflight.delete(p));
+    inflight.add(p);
+    next += interval;
+  }
+  await Promise.all(inflight);
+}
+
+async function main(): Promise<void> {
+  const run = opts.rate ? () => openLoop(opts.rate!) : closedLoop;
+  stopAt = performance.now() + opts.warmupS * 1000;
+  if (opts.warmupS > 0) await run();
+  process.send?.({ phase: 'measure-start' });
+  measuring = true;
+  errors = 0;
+  firstError = undefined;
+  const t0 = performance.now();
+  stopAt = t0 + opts.measureS * 1000;
+  await run();
+  const seconds = (performance.now() - t0) / 1000;
+  measuring = false;
+  process.send?.({ phase: 'measure-end' });
+  const sorted = sortNumbers(latencies);
+  const result: HttpLoadResult = {
+    events,
+    requests,
+    errors,
+    seconds,
+    eventsPerSec: events / seconds,
+    latencyP50Ms: percentile(sorted, 50),
+    latencyP99Ms: percentile(sorted, 99),
+    firstError,
+  };
+  process.send?.({ result }, () => process.exit(0));
+}
+
+main().catch((err) => {
+  process.send?.({ failed: String(err) }, () => process.exit(1));
+});
