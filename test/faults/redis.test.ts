@@ -1,10 +1,11 @@
 // Faults of a real redis-server under an exporter process: restart without persistence (stream and
 // group gone), down for a while with the append-only file kept, and a network stall (SIGSTOP).
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { value } from '../helpers/metrics.js';
 import { Processes, sleep, until, type RedisServer } from '../helpers/processes.js';
 import { runScenario } from './scenario.js';
-import { countedBy, redisTraffic, report } from './traffic.js';
+import { counted, countedBy, redisTraffic, report } from './traffic.js';
 
 const BATCH = 500;
 const DOWN_MS = Number(process.env.FAULT_DOWN_SECONDS ?? 20) * 1000; // see nats.test.ts
@@ -69,6 +70,37 @@ describe('Redis faults (real redis-server, real exporter process)', () => {
       expect(await exporter.ready()).toBe(true);
     } finally {
       await traffic.close();
+    }
+  });
+
+  it('with create: false, a group lost in a restart is reported once, makes readyz false, and reading resumes when it is back', async () => {
+    const redis = await procs.redis({ persistent: false });
+    const admin = new Redis(redis.url, { maxRetriesPerRequest: null });
+    admin.on('error', () => {});
+    await admin.xgroup('CREATE', KEY, 'wfx', '$', 'MKSTREAM');
+    const exporter = await procs.exporter({
+      sources: [{ kind: 'redis-streams', url: redis.url, keys: [KEY], group: 'wfx', consumer: 'replica-1', create: false, blockMs: 200 }],
+    });
+    const traffic = await redisTraffic(redis.url, KEY);
+    try {
+      await redis.restart();
+      await until('readyz false while the group is missing', async () => !(await exporter.ready()));
+      await sleep(2000); // retried with a pause, not in a busy loop: one report, one log line
+      let text = await exporter.metrics();
+      expect(value(text, 'workflow_exporter_source_errors_total', { source: 'redis', kind: 'group_missing' })).toBe(1);
+      expect(value(text, 'workflow_exporter_source_errors_total', { source: 'redis', kind: 'group_recreated' })).toBe(0);
+      expect(exporter.logLines().filter((l) => String(l.msg).startsWith('consumer group missing')).length).toBe(1);
+      expect(value(text, 'workflow_exporter_source_up', { source: 'redis' })).toBe(0);
+
+      await admin.xgroup('CREATE', KEY, 'wfx', '0', 'MKSTREAM'); // the operator restores it
+      await traffic.burst(50);
+      await until('readyz true again', () => exporter.ready());
+      await until('events after the group came back counted', async () => counted(await exporter.metrics()) === 50);
+      text = await exporter.metrics();
+      expect(value(text, 'workflow_exporter_source_up', { source: 'redis' })).toBe(1);
+    } finally {
+      await traffic.close();
+      admin.disconnect();
     }
   });
 

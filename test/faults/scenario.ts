@@ -25,9 +25,10 @@ export async function runScenario(s: Scenario): Promise<FaultFigures> {
   const faultAt = Date.now();
   await s.inject();
   const clearedAt = Date.now();
-  // recovered = every event the bus held when the fault cleared is counted (traffic keeps flowing)
+  // recovered = everything the bus held when the fault cleared is counted, and an event stored after
+  // it too: data flows end to end again (traffic keeps flowing at `rate`)
   const heldAtClear = s.traffic.published;
-  const recovery = until('exporter to count what the bus held when the fault cleared', async () => (await countedBy([s.exporter]).catch(() => 0)) >= heldAtClear, s.catchUpTimeoutMs ?? 30_000, 50);
+  const recovery = until('exporter to count past what the bus held when the fault cleared', async () => (await countedBy([s.exporter]).catch(() => 0)) > heldAtClear, s.catchUpTimeoutMs ?? 30_000, 50);
   await new Promise((r) => setTimeout(r, s.afterMs ?? 2000));
   const published = await s.traffic.stop();
   const stoppedAt = Date.now();

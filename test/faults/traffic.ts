@@ -196,7 +196,7 @@ export interface FaultFigures {
   duplicated: number;
   /** broker back (or fault cleared) to /readyz true, ms; undefined when readyz never went false */
   readyAfterMs?: number;
-  /** fault cleared to every event the bus held at that moment counted, ms (traffic keeps flowing) */
+  /** fault cleared to the first event stored after it counted (all before it too), ms */
   recoveredAfterMs: number;
   /** publisher stopped to every published event counted, ms */
   caughtUpAfterMs: number;

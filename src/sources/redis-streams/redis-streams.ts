@@ -33,6 +33,7 @@ export class RedisStreamsSource implements Source {
   private pending?: number;
   private pendingTimer?: NodeJS.Timeout;
   private lastClaim = 0;
+  private groupMissing = false;
   readonly consumer: string;
 
   constructor(
@@ -62,7 +63,8 @@ export class RedisStreamsSource implements Source {
     this.redis = redis;
     redis.on('ready', () => {
       if (!this.connected && this.detail !== 'not started') this.logger.info({ source: this.name }, 'redis reconnected');
-      this.setUp(true, 'ready');
+      // a missing group keeps the source unready across reconnects until a read succeeds
+      this.setUp(!this.groupMissing, this.groupMissing ? `group ${cfg.group} missing` : 'ready');
     });
     redis.on('close', () => {
       if (this.connected && !this.stopped) {
@@ -170,15 +172,26 @@ export class RedisStreamsSource implements Source {
           await this.processEntries(handler, keyBuf.toString(), entries);
         }
         if (ownPending && got === 0) ownPending = false;
+        if (this.groupMissing) {
+          this.groupMissing = false;
+          this.setUp(true, 'ready');
+          this.logger.info({ source: this.name, group: cfg.group }, 'consumer group is back; reading again');
+        }
       } catch (err) {
         if (this.stopped) break;
         const msg = String((err as Error).message);
         if (msg.includes('NOGROUP')) {
-          // Redis lost the stream and group (restart without persistence): recreate from the start
-          this.metrics?.sourceErrors.labels(this.name, 'group_recreated').inc();
-          this.logger.warn({ source: this.name, group: cfg.group }, 'consumer group missing; recreating it');
-          for (const key of cfg.keys) await this.ensureGroup(key, '0').catch(() => {});
           ownPending = false;
+          // Redis lost the stream and group (restart without persistence): recreate from the start
+          if (cfg.create && (await this.recreateGroups())) continue;
+          // not ours to create (create: false), or Redis refused: not ready, said once, retried with a pause
+          if (!this.groupMissing) {
+            this.groupMissing = true;
+            this.metrics?.sourceErrors.labels(this.name, 'group_missing').inc();
+            this.logger.error({ source: this.name, group: cfg.group, keys: cfg.keys }, 'consumer group missing and not recreated; retrying until it exists');
+          }
+          this.setUp(false, `group ${cfg.group} missing`);
+          await new Promise((r) => setTimeout(r, RETRY_BACKOFF_MS));
         } else {
           this.metrics?.sourceErrors.labels(this.name, 'batch_failed').inc();
           this.logger.error({ err, source: this.name }, 'read or batch failed; retrying own pending entries');
@@ -187,6 +200,19 @@ export class RedisStreamsSource implements Source {
         }
       }
     }
+  }
+
+  /** Recreates the group on every key from the stream's start; true when that worked (counted once). */
+  private async recreateGroups(): Promise<boolean> {
+    try {
+      for (const key of this.cfg.keys) await this.ensureGroup(key, '0');
+    } catch (err) {
+      this.logger.warn({ err, source: this.name, group: this.cfg.group }, 'consumer group missing; recreating it failed');
+      return false;
+    }
+    this.metrics?.sourceErrors.labels(this.name, 'group_recreated').inc();
+    this.logger.warn({ source: this.name, group: this.cfg.group }, 'consumer group was missing (Redis lost it); recreated it from the start of the stream');
+    return true;
   }
 
   /** Takes over entries another consumer read and never acked for claimIdleMs. */
