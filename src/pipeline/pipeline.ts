@@ -42,6 +42,11 @@ export class Pipeline {
     this.sinks.push(sink);
   }
 
+  /** Wraps every sink added so far (batch tracing, when OpenTelemetry output is on). */
+  wrapSinks(wrap: (sink: Sink) => Sink): void {
+    for (let i = 0; i < this.sinks.length; i++) this.sinks[i] = wrap(this.sinks[i]);
+  }
+
   /** The handler a source calls with its batches. */
   handler(source: string, opts: NormalizeOptions = {}): BatchHandler {
     const normalize = createNormalizer(opts);
