@@ -1,0 +1,141 @@
+// Kubernetes manifests, one file per component and kind (<component>-<kind>.yaml), built from typed
+// models and validated against the Kubernetes and prometheus-operator schemas before they are written.
+import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { ConfigMap, Service } from 'kubernetes-models/v1';
+import { DEFAULT_PORT } from '../config/schema.js';
+import { dashboards } from './dashboards/index.js';
+import { yamlFile, yamlText, type Files } from './files.js';
+import type { RuleFile } from './prometheus.js';
+import type { AscodeSettings } from './thresholds.js';
+
+const APP = 'workflow-exporter';
+const CONFIG_DIR = '/etc/workflow-exporter';
+
+/** The exporter's configuration in the cluster: NATS JetStream shared by replicas, state in Redis. */
+export function clusterExporterConfig(s: AscodeSettings): Record<string, unknown> {
+  return {
+    server: { port: DEFAULT_PORT },
+    http: true,
+    sources: [{ kind: 'nats-jetstream', name: 'nats', servers: [s.kubernetes.natsUrl], streams: [{ stream: 'WORKFLOW_EVENTS', subjects: ['workflow.>'], durable: APP }] }],
+    // replicas split one durable consumer; lifecycle state must be shared to pair start and end events
+    state: { backend: 'redis', redisUrl: s.kubernetes.redisUrl, prefix: 'wfx' },
+  };
+}
+
+interface Validatable {
+  validate(): void;
+  toJSON(): unknown;
+}
+
+export function k8sFiles(s: AscodeSettings, rules: RuleFile[]): Files {
+  const k = s.kubernetes;
+  const ns = k.namespace;
+  const labels = { 'app.kubernetes.io/name': APP, 'app.kubernetes.io/component': 'exporter', 'app.kubernetes.io/part-of': APP };
+  const selector = { 'app.kubernetes.io/name': APP, 'app.kubernetes.io/component': 'exporter' };
+  const meta = (name: string, extra: Record<string, string> = {}) => ({ name, namespace: ns, labels: { ...labels, ...extra } });
+  const out: Files = new Map();
+  const put = (component: string, kind: string, model: Validatable) => {
+    model.validate(); // throws naming the field: a bad manifest never reaches the repository
+    out.set(`k8s/${component}-${kind.toLowerCase()}.yaml`, yamlFile(model.toJSON()));
+  };
+
+  put(APP, 'ConfigMap', new ConfigMap({ metadata: meta(`${APP}-config`), data: { 'config.yaml': yamlText(clusterExporterConfig(s)) } }));
+
+  put(
+    APP,
+    'Deployment',
+    new Deployment({
+      metadata: meta(APP),
+      spec: {
+        replicas: k.replicas,
+        selector: { matchLabels: selector },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        template: {
+          metadata: { labels },
+          spec: {
+            automountServiceAccountToken: false,
+            // longer than server.shutdownTimeoutMs: in-flight batches are acked before the kill
+            terminationGracePeriodSeconds: 30,
+            securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+            topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selector } }],
+            containers: [
+              {
+                name: 'exporter',
+                image: k.image,
+                imagePullPolicy: 'IfNotPresent',
+                args: ['serve', '--config', `${CONFIG_DIR}/config.yaml`],
+                ports: [{ name: 'http', containerPort: DEFAULT_PORT, protocol: 'TCP' }],
+                env: [{ name: 'NODE_ENV', value: 'production' }],
+                resources: { requests: { cpu: k.cpuRequest, memory: k.memoryRequest }, limits: { cpu: k.cpuLimit, memory: k.memoryLimit } },
+                startupProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, failureThreshold: 30 },
+                livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 },
+                // not ready while a source is disconnected: the Service stops sending it HTTP ingest
+                readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 },
+                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+                volumeMounts: [
+                  { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+                  { name: 'tmp', mountPath: '/tmp' },
+                ],
+              },
+            ],
+            volumes: [
+              { name: 'config', configMap: { name: `${APP}-config` } },
+              { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+            ],
+          },
+        },
+      },
+    }),
+  );
+
+  put(APP, 'Service', new Service({ metadata: meta(s.job), spec: { selector, ports: [{ name: 'http', port: DEFAULT_PORT, targetPort: 'http', protocol: 'TCP' }] } }));
+
+  put(
+    APP,
+    'ServiceMonitor',
+    new ServiceMonitor({
+      metadata: meta(APP),
+      spec: {
+        selector: { matchLabels: selector },
+        namespaceSelector: { matchNames: [ns] },
+        // the job label is the Service name, which the rules select on
+        endpoints: [{ port: 'http', path: '/metrics', interval: s.prometheus.scrapeInterval as `${number}s` }],
+      },
+    }),
+  );
+
+  put(APP, 'PrometheusRule', new PrometheusRule({ metadata: meta(APP), spec: { groups: rules.flatMap((f) => f.groups) as never } }));
+
+  put(APP, 'PodDisruptionBudget', new PodDisruptionBudget({ metadata: meta(APP), spec: { minAvailable: 1, selector: { matchLabels: selector } } }));
+
+  put(
+    APP,
+    'HorizontalPodAutoscaler',
+    new HorizontalPodAutoscaler({
+      metadata: meta(APP),
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: APP },
+        minReplicas: k.replicas,
+        maxReplicas: k.maxReplicas,
+        metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
+        // scale down slowly: a replica leaving hands its pending messages back to the consumer
+        behavior: { scaleDown: { stabilizationWindowSeconds: 300, policies: [{ type: 'Pods', value: 1, periodSeconds: 120 }] } },
+      },
+    }),
+  );
+
+  for (const d of dashboards(s)) {
+    put(
+      `grafana-dashboard-${d.file}`,
+      'ConfigMap',
+      new ConfigMap({
+        metadata: { name: `grafana-dashboard-${d.file}`, namespace: ns, labels: { ...labels, grafana_dashboard: '1' }, annotations: { grafana_folder: 'Workflows' } },
+        data: { [`${d.file}.json`]: JSON.stringify(d.json, null, 2) },
+      }),
+    );
+  }
+  return out;
+}
