@@ -12,6 +12,7 @@ const USAGE = `workflow-exporter — Prometheus exporter for workflow and multi-
 
 Usage:
   workflow-exporter [serve] [--config FILE] [--port N] [--host H] [--demo | --no-demo] [--log-level L]
+                          [--otlp-endpoint URL]   push metrics and batch traces over OTLP/HTTP
   workflow-exporter check-config FILE
   workflow-exporter replay FILE [--config FILE] [--serve] [--no-progress]
   workflow-exporter simulate --to nats|redis|http [--rate N] [--duration S] [--url U]
@@ -52,6 +53,7 @@ async function serve(args: string[]): Promise<void> {
       demo: { type: 'boolean' },
       'no-demo': { type: 'boolean' },
       'log-level': { type: 'string' },
+      'otlp-endpoint': { type: 'string' },
     },
     allowPositionals: false,
   });
@@ -59,6 +61,7 @@ async function serve(args: string[]): Promise<void> {
     'server.port': num(values.port, 'port'),
     'server.host': values.host,
     'log.level': values['log-level'],
+    'otlp.endpoint': values['otlp-endpoint'],
     demo: values['no-demo'] ? false : values.demo ? true : undefined,
   };
   const config = loadConfig({ file: values.config, env: process.env, overrides });
