@@ -1,0 +1,25 @@
+# The exporter image: TypeScript compiled in a build stage, run by Node 20 as a non-root user.
+# docker compose builds it (docker-compose.yml); k8s/ runs it with a read-only root filesystem.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+# files stay owned by root: the process can read them, never rewrite them
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# the live page's static files, served from beside dist/server
+COPY --from=build /app/src/page ./dist/page
+# uid 1000, the `node` user of the base image; k8s/ pins the same uid
+USER node
+EXPOSE 9477
+ENTRYPOINT ["node", "dist/cli.js"]
+CMD ["serve"]
