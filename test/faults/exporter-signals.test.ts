@@ -56,11 +56,12 @@ describe.each<Bus>(['nats', 'redis'])('exporter process signals on %s', (kind) =
       const first = shutdownFigures(exporter).accepted;
       expect(first).toBeGreaterThanOrEqual(RATE);
       await exporter.start(); // same config, same port: the next process of this replica
-      const restartedAt = Date.now();
+      const readyAfterMs = Date.now() - termAt;
       await sleep(1500);
       const published = await traffic.stop();
+      const stoppedAt = Date.now();
       await until('every event counted', async () => first + (await countedBy([exporter])) >= published);
-      const caughtUpAfterMs = Date.now() - restartedAt;
+      const caughtUpAfterMs = Date.now() - stoppedAt;
       await sleep(1500); // a lost ack would show as a redelivery here (ackWait 2 s)
       const total = first + (await countedBy([exporter]));
       const f = report({
@@ -69,10 +70,12 @@ describe.each<Bus>(['nats', 'redis'])('exporter process signals on %s', (kind) =
         counted: total,
         lost: Math.max(0, published - total),
         duplicated: Math.max(0, total - published),
-        recoveredAfterMs: caughtUpAfterMs,
+        readyAfterMs,
+        recoveredAfterMs: readyAfterMs,
         caughtUpAfterMs,
         readyzWentFalse: true,
         readyzTrueAgain: true,
+        notes: 'readyAfterMs: SIGTERM to the next process ready (drain, exit, start)',
       });
       expect(f.lost).toBe(0);
       expect(f.duplicated).toBe(0); // a drained shutdown acked everything it counted
@@ -109,10 +112,14 @@ describe.each<Bus>(['nats', 'redis'])('exporter process signals on %s', (kind) =
       const killedAt = Date.now();
       await exporter.start();
       const readyAfterMs = Date.now() - killedAt;
+      // recovered = the new process counted past what the old one left (its in-flight batch redelivered)
+      const recovery = until('the new process to count', async () => counted(await exporter.metrics()) > 0, 30_000);
       await sleep(1500);
       const published = await traffic.stop();
+      const stoppedAt = Date.now();
+      const recoveredAfterMs = (await recovery) + readyAfterMs;
       await until('every event counted', async () => first + (await countedBy([exporter])) >= published, 30_000);
-      const caughtUpAfterMs = Date.now() - killedAt;
+      const caughtUpAfterMs = Date.now() - stoppedAt;
       await sleep(2500); // past ackWait: any late redelivery is counted too
       const total = first + (await countedBy([exporter]));
       const f = report({
@@ -122,10 +129,11 @@ describe.each<Bus>(['nats', 'redis'])('exporter process signals on %s', (kind) =
         lost: Math.max(0, published - total),
         duplicated: Math.max(0, total - published),
         readyAfterMs,
-        recoveredAfterMs: caughtUpAfterMs,
+        recoveredAfterMs,
         caughtUpAfterMs,
         readyzWentFalse: true,
         readyzTrueAgain: true,
+        notes: 'readyAfterMs: SIGKILL to the next process ready',
       });
       expect(f.lost).toBe(0);
       expect(f.duplicated).toBeLessThanOrEqual(batch);

@@ -51,9 +51,15 @@ return out
 
 type ScriptRedis = Redis & { wfxLifecycle(...args: (string | number)[]): Promise<string[]> };
 
+// Reads made for a scrape (active runs, overdue counts) wait this long, then answer with the last
+// known values: a stalled state Redis must not hang /metrics and make the whole exporter look down.
+export const SCRAPE_READ_TIMEOUT_MS = 1000;
+const TIMED_OUT = Symbol('timed out');
+
 export class RedisLifecycleStore implements LifecycleStore {
   private readonly redis: ScriptRedis;
   private readonly ttlMs: number;
+  private readonly lastRead = new Map<string, unknown>();
 
   constructor(
     url: string,
@@ -88,7 +94,29 @@ export class RedisLifecycleStore implements LifecycleStore {
     return out;
   }
 
-  async activeRuns(): Promise<ActiveRuns[]> {
+  /** Runs `read`; past SCRAPE_READ_TIMEOUT_MS answers with its last result instead (the read goes on). */
+  private async bounded<T>(what: string, read: () => Promise<T>, initial: T): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<typeof TIMED_OUT>((r) => {
+      timer = setTimeout(() => r(TIMED_OUT), SCRAPE_READ_TIMEOUT_MS);
+    });
+    const done = read().then((v) => {
+      this.lastRead.set(what, v);
+      return v;
+    });
+    try {
+      const res = await Promise.race([done, late]);
+      return res === TIMED_OUT ? ((this.lastRead.get(what) as T | undefined) ?? initial) : res;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  activeRuns(): Promise<ActiveRuns[]> {
+    return this.bounded('activeRuns', () => this.readActiveRuns(), []);
+  }
+
+  private async readActiveRuns(): Promise<ActiveRuns[]> {
     const types = await this.redis.smembers(`${this.prefix}:types`);
     if (types.length === 0) return [];
     const cutoff = Date.now() - this.ttlMs;
@@ -120,7 +148,11 @@ export class RedisLifecycleStore implements LifecycleStore {
     return out;
   }
 
-  async overdueCounts(cutoff: (workflowType: string) => number | undefined): Promise<{ workflowType: string; count: number }[]> {
+  overdueCounts(cutoff: (workflowType: string) => number | undefined): Promise<{ workflowType: string; count: number }[]> {
+    return this.bounded('overdueCounts', () => this.readOverdueCounts(cutoff), []);
+  }
+
+  private async readOverdueCounts(cutoff: (workflowType: string) => number | undefined): Promise<{ workflowType: string; count: number }[]> {
     const types = await this.redis.smembers(`${this.prefix}:types`);
     const oldest = Date.now() - this.ttlMs;
     const p = this.redis.pipeline();
