@@ -12,6 +12,13 @@ import type { Source } from './pipeline/types.js';
 import { healthPlugin, readiness } from './server/health.js';
 import { deadLettersPlugin } from './server/dead-letters.js';
 import { metricsPlugin } from './server/metrics.js';
+import { eventsApiPlugin } from './server/api-events.js';
+import { exportApiPlugin } from './server/api-export.js';
+import { snapshotApiPlugin } from './server/api-snapshot.js';
+import { sseApiPlugin } from './server/api-sse.js';
+import { Auth, authPlugin } from './server/auth.js';
+import { pagePlugin } from './server/page.js';
+import { tailWsPlugin } from './server/tail-ws.js';
 import { DeadLetters } from './sinks/dead-letters/dead-letters.js';
 import { MetricsSink } from './sinks/metrics/sink.js';
 import { SemanticsSink } from './sinks/metrics/semantics.js';
@@ -20,6 +27,7 @@ import { createMetrics, type Metrics } from './sinks/metrics/registry.js';
 import type { LifecycleStore } from './sinks/state/lifecycle.js';
 import { MemoryLifecycleStore } from './sinks/state/memory.js';
 import { RedisLifecycleStore } from './sinks/state/redis.js';
+import { TailSink } from './sinks/tail/tail.js';
 import { DemoSource } from './sources/demo/demo.js';
 import { FileSource } from './sources/file/file.js';
 import { HttpSource, ingestPlugin } from './sources/http/http.js';
@@ -55,6 +63,10 @@ export interface App {
   pipeline: Pipeline;
   server: FastifyInstance;
   sources: Source[];
+  /** bearer tokens and Origin checks; `auth.require(role)` is a hook for any route */
+  auth: Auth;
+  /** the live tail: history ring, window statistics and clients */
+  tail: TailSink;
   source<T extends Source>(name: string): T | undefined;
   /** connects every source and starts delivery; the server is ready for inject() after this */
   start(): Promise<void>;
@@ -151,6 +163,11 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     return [...sums.values()];
   };
 
+  const auth = new Auth(config.auth, (reason) => metrics.authRejected.labels(reason).inc());
+  // added last: the tail shows events the metrics have already counted
+  const tail = new TailSink({ config: config.tail, metrics, logger, now: opts.now, activeRuns: () => metrics.providers.activeRuns?.() ?? [] });
+  pipeline.addSink(tail);
+
   const server = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     disableRequestLogging: true, // ingest runs at thousands of requests a second; errors are still logged
@@ -171,6 +188,8 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     pipeline,
     server,
     sources,
+    auth,
+    tail,
     shuttingDown: false,
     source<T extends Source>(name: string) {
       return sources.find((s) => s.name === name) as T | undefined;
@@ -180,6 +199,8 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     },
     async start() {
       await server.ready();
+      // before the sources start, so the history read back from the bus precedes live events
+      await tail.loadHistory([...sourceConfigs].map(([name, sc]) => ({ name, config: sc })), config.validation);
       for (const s of sources) {
         const sc = sourceConfigs.get(s.name)!;
         await s.start(pipeline.handler(s.name, { format: sc.format, preset: sc.preset, mapping: sc.mapping }));
@@ -192,6 +213,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       // 1. bus sources stop fetching and ack what they hold; 2. the server finishes in-flight
       // requests and closes tail clients; 3. the pipeline drains; 4. state and sinks let go
       for (const s of sources) if (s !== http) await s.stop().catch((err) => logger.error({ err, source: s.name }, 'source stop failed'));
+      await tail.closeClients(); // WebSocket 1001 and the end of SSE streams, before the server waits on them
       await server.close();
       await http?.stop();
       await pipeline.close();
@@ -204,5 +226,12 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   server.register(healthPlugin, { sources: () => sources, shuttingDown: () => app.shuttingDown });
   server.register(deadLettersPlugin, { deadLetters });
   if (http) server.register(ingestPlugin, { source: http, metrics, deadLetters });
+  server.register(authPlugin, { auth });
+  server.register(tailWsPlugin, { tail, auth, metrics });
+  server.register(sseApiPlugin, { tail, auth, metrics });
+  server.register(eventsApiPlugin, { tail, auth });
+  server.register(exportApiPlugin, { tail, auth });
+  server.register(snapshotApiPlugin, { tail, auth });
+  server.register(pagePlugin, { tail: config.tail, authRequired: auth.enabled });
   return app;
 }

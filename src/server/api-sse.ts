@@ -1,0 +1,111 @@
+// GET /api/events/stream: the live tail as Server-Sent Events, for curl and proxies that block WebSocket.
+import type { FastifyPluginAsync } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import { TailClient } from '../sinks/tail/client.js';
+import { FilterError, filterFromQuery } from '../sinks/tail/filter.js';
+import type { TailEntry } from '../sinks/tail/history.js';
+import type { TailSink } from '../sinks/tail/tail.js';
+import type { Metrics } from '../sinks/metrics/registry.js';
+import type { Auth } from './auth.js';
+import { MAX_AFTER_ID } from './tail-ws.js';
+
+export const SSE_PATH = '/api/events/stream';
+export const SSE_RETRY_MS = 2000; // EventSource reconnects after this, sending Last-Event-ID
+
+// an id line may not carry line breaks or NUL; such an event goes out without an id
+const UNSAFE_ID = /[\r\n\0]/;
+
+class SseClient extends TailClient {
+  readonly transport = 'sse' as const;
+
+  constructor(readonly res: ServerResponse) {
+    super();
+  }
+
+  buffered(): number {
+    return this.res.writableLength;
+  }
+
+  private write(text: string): void {
+    if (!this.res.writableEnded && !this.res.destroyed) this.res.write(text);
+  }
+
+  deliver(events: TailEntry[], dropped: number): void {
+    let s = dropped > 0 ? `event: dropped\ndata: {"count":${dropped}}\n\n` : '';
+    for (const e of events) {
+      const id = e.event.id;
+      s += UNSAFE_ID.test(id) ? `event: event\ndata: ${e.json()}\n\n` : `id: ${id}\nevent: event\ndata: ${e.json()}\n\n`;
+    }
+    if (s) this.write(s);
+  }
+
+  sendSnapshot(json: string): void {
+    this.write(`event: snapshot\ndata: ${json}\n\n`);
+  }
+
+  heartbeat(): void {
+    // a comment line: keeps proxies from timing the stream out, and a dead peer fails the write
+    this.write(': ping\n\n');
+  }
+
+  close(): void {
+    this.res.end();
+  }
+
+  terminate(): void {
+    this.res.destroy();
+  }
+}
+
+export interface SseOptions {
+  tail: TailSink;
+  auth: Auth;
+  metrics: Metrics;
+}
+
+export const sseApiPlugin: FastifyPluginAsync<SseOptions> = async (app, { tail, auth, metrics }) => {
+  const cfg = tail.config;
+  app.get(SSE_PATH, { onRequest: auth.require('read') }, async (req, reply) => {
+    const query = req.query as Record<string, unknown>;
+    let filter;
+    try {
+      filter = filterFromQuery(query);
+    } catch (err) {
+      if (!(err instanceof FilterError)) throw err;
+      metrics.tailRejected.labels('sse', 'invalid_filter').inc();
+      return reply.code(400).send({ error: 'bad_request', message: err.message });
+    }
+    const replay = query.replay === undefined ? 0 : Number(query.replay);
+    if (!Number.isInteger(replay) || replay < 0 || replay > cfg.maxReplay) {
+      metrics.tailRejected.labels('sse', 'invalid_message').inc();
+      return reply.code(400).send({ error: 'bad_request', message: `replay must be an integer from 0 to ${cfg.maxReplay}` });
+    }
+    const lastId = req.headers['last-event-id'] ?? (typeof query.after === 'string' ? query.after : undefined);
+    const after = typeof lastId === 'string' && lastId.length > 0 && lastId.length <= MAX_AFTER_ID ? lastId : undefined;
+
+    const client = new SseClient(reply.raw);
+    if (!tail.add(client)) {
+      metrics.tailRejected.labels('sse', 'too_many_clients').inc();
+      return reply.code(503).header('retry-after', '5').send({ error: 'too_many_clients', message: `too many clients: at most ${cfg.maxClients}` });
+    }
+    reply.hijack();
+    reply.raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no', // nginx would otherwise buffer the stream
+    });
+    reply.raw.write(`retry: ${SSE_RETRY_MS}\n\n`);
+    const done = () => tail.remove(client);
+    reply.raw.on('close', done);
+    reply.raw.on('error', done);
+    // an EventSource reconnecting with Last-Event-ID gets what it missed when the history still holds
+    // that event, and nothing old otherwise; an explicit replay=N is honoured either way
+    if (after !== undefined && replay === 0) tail.subscribe(client, filter, cfg.maxReplay, after, true);
+    else tail.subscribe(client, filter, replay, after);
+    tail
+      .snapshot()
+      .then((s) => client.sendSnapshot(JSON.stringify(s)))
+      .catch((err) => req.log.warn({ err }, 'tail snapshot failed'));
+  });
+};

@@ -1,0 +1,162 @@
+// Bearer tokens with roles (read, operator) compared in constant time, and an Origin allow-list;
+// any route takes `auth.require(role)` as a hook. Tokens are never logged or echoed.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
+
+export type Role = 'read' | 'operator';
+const RANK: Record<Role, number> = { read: 1, operator: 2 };
+
+export interface Principal {
+  /** the configured name of the token holder (never the token) */
+  name: string;
+  role: Role;
+}
+
+/** When no token is configured everything is open: the caller acts with every role. */
+export const ANONYMOUS: Principal = { name: 'anonymous', role: 'operator' };
+
+/** The closed set of reasons a request is refused; label values of the auth rejection counter. */
+export const AUTH_FAILURES = ['missing_token', 'invalid_token', 'insufficient_role', 'origin_not_allowed'] as const;
+export type AuthFailure = (typeof AUTH_FAILURES)[number];
+
+/** Browsers cannot set headers on a WebSocket: the token rides as the subprotocol `bearer.<token>`. */
+export const WS_TOKEN_PROTOCOL_PREFIX = 'bearer.';
+
+export type AuthResult =
+  | { ok: true; principal: Principal }
+  | { ok: false; status: 401 | 403; reason: AuthFailure; message: string };
+
+const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+/** Reads the tokens of a file: one per line (several allow rotation), blank lines and # comments ignored. */
+export function readTokenFile(path: string, where: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`${where}: cannot read token file ${path}: ${(cause as Error).message}`, [{ path: where, message: 'unreadable' }], { cause });
+  }
+  const tokens = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !l.startsWith('#'));
+  if (tokens.length === 0) throw new ConfigError(`${where}: token file ${path} holds no token`, [{ path: where, message: 'empty' }]);
+  for (const t of tokens) {
+    if (t.length < 16) throw new ConfigError(`${where}: a token in ${path} is shorter than 16 characters`, [{ path: where, message: 'too short' }]);
+  }
+  return tokens;
+}
+
+export class Auth {
+  private readonly keys: { hash: Buffer; principal: Principal }[] = [];
+  private readonly origins: Set<string>;
+  private readonly anyOrigin: boolean;
+  private readonly principals = new WeakMap<FastifyRequest, Principal>();
+
+  constructor(
+    cfg: Config['auth'],
+    private readonly onReject: (reason: AuthFailure) => void = () => {},
+  ) {
+    cfg.tokens.forEach((t, i) => {
+      const list = t.tokenFile !== undefined ? readTokenFile(t.tokenFile, `auth.tokens.${i}.tokenFile`) : [t.token!];
+      // only hashes are kept: equal length for timingSafeEqual whatever the token length
+      for (const token of list) this.keys.push({ hash: sha256(token), principal: { name: t.name, role: t.role } });
+    });
+    this.anyOrigin = cfg.allowedOrigins.includes('*');
+    this.origins = new Set(cfg.allowedOrigins.map((o) => o.replace(/\/+$/, '').toLowerCase()));
+  }
+
+  /** true when tokens are configured and requests must carry one */
+  get enabled(): boolean {
+    return this.keys.length > 0;
+  }
+
+  /** The holder of `token`; compares against every key, so timing tells nothing about which matched. */
+  authenticate(token: string): Principal | undefined {
+    const h = sha256(token);
+    let found: Principal | undefined;
+    for (const k of this.keys) {
+      if (timingSafeEqual(h, k.hash) && !found) found = k.principal;
+    }
+    return found;
+  }
+
+  /** The token of a request: `Authorization: Bearer <t>`, else a `bearer.<t>` WebSocket subprotocol. */
+  tokenFrom(req: FastifyRequest): string | undefined {
+    const h = req.headers.authorization;
+    if (h !== undefined) {
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+      return m ? m[1] : '';
+    }
+    const protocols = req.headers['sec-websocket-protocol'];
+    if (protocols) {
+      for (const p of protocols.split(',')) {
+        const v = p.trim();
+        if (v.startsWith(WS_TOKEN_PROTOCOL_PREFIX)) return v.slice(WS_TOKEN_PROTOCOL_PREFIX.length);
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Requests without Origin (curl, servers) pass; a browser's Origin must be this server's own
+   * (the Host it asked for) or on the allow-list, which stops other sites from reading the tail
+   * through a visitor's browser (WebSocket has no CORS).
+   */
+  originAllowed(req: FastifyRequest): boolean {
+    const origin = req.headers.origin;
+    if (origin === undefined || this.anyOrigin) return true;
+    const o = origin.toLowerCase();
+    if (this.origins.has(o)) return true;
+    try {
+      return new URL(o).host === (req.headers.host ?? '').toLowerCase();
+    } catch {
+      return false; // "null" and other opaque origins
+    }
+  }
+
+  check(req: FastifyRequest, role: Role): AuthResult {
+    if (!this.originAllowed(req)) {
+      return { ok: false, status: 403, reason: 'origin_not_allowed', message: `origin ${req.headers.origin} is not allowed; add it to auth.allowedOrigins` };
+    }
+    if (!this.enabled) return { ok: true, principal: ANONYMOUS };
+    const token = this.tokenFrom(req);
+    if (token === undefined || token === '') {
+      return { ok: false, status: 401, reason: 'missing_token', message: 'a bearer token is required (Authorization: Bearer <token>)' };
+    }
+    const p = this.authenticate(token);
+    if (!p) return { ok: false, status: 401, reason: 'invalid_token', message: 'the bearer token is not valid' };
+    if (RANK[p.role] < RANK[role]) return { ok: false, status: 403, reason: 'insufficient_role', message: `this needs the ${role} role` };
+    return { ok: true, principal: p };
+  }
+
+  /** A route hook (onRequest or preHandler) that answers 401/403 unless the request may act with `role`. */
+  require(role: Role) {
+    return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+      const r = this.check(req, role);
+      if (r.ok) {
+        this.principals.set(req, r.principal);
+        return;
+      }
+      this.onReject(r.reason);
+      if (r.status === 401) reply.header('www-authenticate', 'Bearer realm="workflow-exporter"');
+      await reply.code(r.status).send({ error: r.status === 401 ? 'unauthorized' : 'forbidden', message: r.message });
+    };
+  }
+
+  /** Who passed `require` on this request (for audit entries). */
+  principal(req: FastifyRequest): Principal | undefined {
+    return this.principals.get(req);
+  }
+}
+
+/** GET /api/whoami: whether tokens are required and the role of the caller's token, so the page can show what it may do. */
+export const authPlugin: FastifyPluginAsync<{ auth: Auth }> = async (app, { auth }) => {
+  app.get('/api/whoami', { onRequest: auth.require('read') }, async (req) => {
+    const p = auth.principal(req)!;
+    return { auth_required: auth.enabled, name: p.name, role: p.role };
+  });
+};

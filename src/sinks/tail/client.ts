@@ -1,0 +1,43 @@
+// A live-tail client as the tail sink sees it, whatever its transport: a filter and a bounded queue.
+import type { Predicate } from './filter.js';
+import type { TailEntry } from './history.js';
+
+export type Transport = 'websocket' | 'sse';
+
+export abstract class TailClient {
+  abstract readonly transport: Transport;
+  /** undefined until the client subscribes: nothing is queued for it before that */
+  match?: Predicate;
+  /** matching events waiting for the next flush (shared with the history ring, not copied) */
+  queue: TailEntry[] = [];
+  queuedBytes = 0;
+  /** events shed since the last notice; sent as {"type":"dropped"} before the next batch */
+  dropped = 0;
+  droppedTotal = 0;
+  delivered = 0;
+  /** subscribe messages in the current rate window */
+  subscribeTokens = 0;
+  subscribeRefillAt = 0;
+
+  /** bytes handed to the socket and not yet sent: the measure of a slow reader */
+  abstract buffered(): number;
+  /** one write: a dropped notice when `dropped` > 0, then the events (which may be empty) */
+  abstract deliver(events: TailEntry[], dropped: number, replay?: boolean): void;
+  abstract sendSnapshot(json: string): void;
+  /** called every heartbeat interval: WebSocket pings and ends a peer that missed the last pong */
+  abstract heartbeat(): void;
+  abstract close(code: number, reason: string): void;
+  /** drop the connection without a goodbye, for peers that do not read their close frame */
+  abstract terminate(): void;
+}
+
+/** The WebSocket events frame, built from each event's JSON text (made once, shared by all clients). */
+export function eventsFrame(events: TailEntry[], replay = false): string {
+  let s = `{"type":"events"${replay ? ',"replay":true' : ''},"events":[`;
+  for (let i = 0; i < events.length; i++) s += i === 0 ? events[i].json() : `,${events[i].json()}`;
+  return `${s}]}`;
+}
+
+export function droppedFrame(count: number): string {
+  return `{"type":"dropped","count":${count}}`;
+}

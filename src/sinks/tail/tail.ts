@@ -1,0 +1,353 @@
+// The tail sink: keeps the history ring and window statistics, and fans events out to live clients
+// in batches, shedding (and counting) what a slow client cannot take so it never slows the others.
+import type { Logger } from 'pino';
+import type { Config, SourceConfig } from '../../config/schema.js';
+import type { WorkflowEvent } from '../../events/schema.js';
+import type { ProcessedBatch, Sink } from '../../pipeline/types.js';
+import type { Metrics } from '../metrics/registry.js';
+import type { TailClient, Transport } from './client.js';
+import { compileFilter, type TailFilter } from './filter.js';
+import { History, type TailEntry } from './history.js';
+import { WindowStats, type WindowSnapshot } from './stats.js';
+import { readStreamHistory } from './stream-history.js';
+
+export type TailConfig = Config['tail'];
+
+export const CLOSE_GRACE_MS = 1000; // a client that does not answer our close frame is cut after this
+
+export interface ActiveRun {
+  workflow_type: string;
+  state: string;
+  count: number;
+}
+
+export interface Snapshot extends WindowSnapshot {
+  time: string;
+  /** events the tail took since the process started */
+  events_total: number;
+  history: { size: number; capacity: number };
+  active_runs: { total: number; by_workflow_type: Record<string, Record<string, number>> };
+  clients: Record<Transport, number>;
+  dropped_total: number;
+}
+
+export interface TailDeps {
+  config: TailConfig;
+  metrics: Metrics;
+  logger: Logger;
+  now?: () => number;
+  activeRuns?: () => Promise<ActiveRun[]> | ActiveRun[];
+}
+
+export interface SubscribeResult {
+  replayed: number;
+  /** true when the replay started right after the client's last seen event */
+  resumed: boolean;
+}
+
+export class TailSink implements Sink {
+  readonly name = 'tail';
+  readonly history: History;
+  readonly stats: WindowStats;
+  readonly config: TailConfig;
+  private readonly clients = new Set<TailClient>();
+  private readonly now: () => number;
+  private flushTimer?: NodeJS.Timeout;
+  private snapshotTimer?: NodeJS.Timeout;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private snapshotting = false;
+  private closed = false;
+  eventsTotal = 0;
+  droppedTotal = 0;
+
+  constructor(private readonly deps: TailDeps) {
+    this.config = deps.config;
+    this.now = deps.now ?? Date.now;
+    this.history = new History(deps.config.historySize);
+    this.stats = new WindowStats(deps.config.windowSeconds, this.now);
+  }
+
+  write(batch: ProcessedBatch): void {
+    const { events, durations, source, receivedAtMs } = batch;
+    const fanOut = this.clients.size > 0;
+    const entries: TailEntry[] | undefined = fanOut ? new Array(events.length) : undefined;
+    for (let i = 0; i < events.length; i++) {
+      const entry = this.history.push(events[i], source, receivedAtMs);
+      this.stats.add(events[i], durations[i]);
+      if (entries) entries[i] = entry;
+    }
+    this.eventsTotal += events.length;
+    if (!entries) return; // no clients: the history and the window are all there is to do
+    let queued = false;
+    for (const c of this.clients) {
+      const match = c.match;
+      if (!match) continue;
+      for (const e of entries) {
+        if (match(e)) {
+          this.enqueue(c, e);
+          queued = true;
+        }
+      }
+    }
+    if (queued) this.schedule();
+  }
+
+  /** Events that arrived before this process started (read back from the stream), oldest first. */
+  preload(items: { event: WorkflowEvent; source: string; receivedAtMs: number }[]): void {
+    for (const it of items) this.history.push(it.event, it.source, it.receivedAtMs);
+  }
+
+  /**
+   * Fills the history from the NATS streams and Redis keys of the bus sources, within
+   * historyLoadTimeoutMs; call before the sources start so history comes before live events.
+   */
+  async loadHistory(sources: { name: string; config: SourceConfig }[], validation: Config['validation']): Promise<number> {
+    const bus = sources.filter((s) => s.config.kind === 'nats-jetstream' || s.config.kind === 'redis-streams');
+    if (!this.config.historyFromSources || this.config.historySize === 0 || bus.length === 0) return 0;
+    const ac = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => {
+        ac.abort();
+        resolve(undefined);
+      }, this.config.historyLoadTimeoutMs);
+    });
+    const read = readStreamHistory(bus, { limit: this.config.historySize, validation, logger: this.deps.logger, now: this.now, signal: ac.signal });
+    try {
+      const items = await Promise.race([read, timeout]);
+      if (!items) {
+        this.deps.logger.warn({ timeoutMs: this.config.historyLoadTimeoutMs }, 'tail history not read in time; starting without it');
+        read.catch(() => undefined);
+        return 0;
+      }
+      this.preload(items);
+      return items.length;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Per-client queue and socket figures: what a slow client holds on the server right now. */
+  clientStats(): { transport: Transport; subscribed: boolean; queued: number; queuedBytes: number; buffered: number; delivered: number; dropped: number }[] {
+    return [...this.clients].map((c) => ({
+      transport: c.transport,
+      subscribed: c.match !== undefined,
+      queued: c.queue.length,
+      queuedBytes: c.queuedBytes,
+      buffered: c.buffered(),
+      delivered: c.delivered,
+      dropped: c.droppedTotal,
+    }));
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  clientsOf(transport: Transport): number {
+    let n = 0;
+    for (const c of this.clients) if (c.transport === transport) n++;
+    return n;
+  }
+
+  /** Registers a client; false when the client limit is reached (the transport says so and closes). */
+  add(c: TailClient): boolean {
+    if (this.closed || this.clients.size >= this.config.maxClients) return false;
+    this.clients.add(c);
+    this.deps.metrics.tailClients.labels(c.transport).inc();
+    if (this.clients.size === 1) this.startTimers();
+    return true;
+  }
+
+  remove(c: TailClient): void {
+    if (!this.clients.delete(c)) return;
+    this.deps.metrics.tailClients.labels(c.transport).dec();
+    c.queue = [];
+    c.queuedBytes = 0;
+    if (this.clients.size === 0) this.stopTimers();
+  }
+
+  /**
+   * Takes a rate-limit token for a client message (a subscribe); false when the client sent more
+   * than subscribeRate per second beyond a burst of subscribeBurst.
+   */
+  allowMessage(c: TailClient): boolean {
+    const now = this.now();
+    const { subscribeRate, subscribeBurst } = this.config;
+    if (c.subscribeRefillAt === 0) {
+      c.subscribeTokens = subscribeBurst;
+      c.subscribeRefillAt = now;
+    }
+    c.subscribeTokens = Math.min(subscribeBurst, c.subscribeTokens + ((now - c.subscribeRefillAt) / 1000) * subscribeRate);
+    c.subscribeRefillAt = now;
+    if (c.subscribeTokens < 1) return false;
+    c.subscribeTokens -= 1;
+    return true;
+  }
+
+  /**
+   * Replaces the client's filter (what was queued under the old one is discarded) and delivers a
+   * replay of up to `replay` matching events from history, after `after` when that event is held.
+   */
+  subscribe(c: TailClient, filter: TailFilter, replay: number, after?: string, resumeOnly = false): SubscribeResult {
+    const match = compileFilter(filter);
+    c.queue = [];
+    c.queuedBytes = 0;
+    c.match = match;
+    const n = Math.min(replay, this.config.maxReplay);
+    if (n <= 0) return { replayed: 0, resumed: false };
+    const r = this.history.replay(match, n, after, resumeOnly);
+    if (r.entries.length > 0) {
+      c.deliver(r.entries, 0, true);
+      c.delivered += r.entries.length;
+    }
+    return { replayed: r.entries.length, resumed: r.resumed };
+  }
+
+  private enqueue(c: TailClient, e: TailEntry): void {
+    const { maxQueueEvents, maxQueueBytes } = this.config;
+    const size = e.json().length;
+    if (size > maxQueueBytes) {
+      this.countDropped(c, 1); // larger than a whole queue: it can never be delivered to a slow reader
+      return;
+    }
+    if (c.queue.length >= maxQueueEvents || c.queuedBytes + size > maxQueueBytes) this.shed(c, size);
+    c.queue.push(e);
+    c.queuedBytes += size;
+  }
+
+  /**
+   * Drops the oldest quarter of a full queue (a live tail wants what is happening now), and more if
+   * the incoming event still does not fit; amortised, so a stuck client costs O(1) per event.
+   */
+  private shed(c: TailClient, incoming: number): void {
+    const { maxQueueBytes } = this.config;
+    let n = Math.max(1, c.queue.length >> 2);
+    let bytes = 0;
+    for (let i = 0; i < n; i++) bytes += c.queue[i].json().length;
+    while (n < c.queue.length && c.queuedBytes - bytes + incoming > maxQueueBytes) bytes += c.queue[n++].json().length;
+    c.queue.splice(0, n);
+    c.queuedBytes -= bytes;
+    this.countDropped(c, n);
+  }
+
+  private countDropped(c: TailClient, n: number): void {
+    c.dropped += n;
+    c.droppedTotal += n;
+    this.droppedTotal += n;
+    this.deps.metrics.tailDropped.labels(c.transport).inc(n);
+  }
+
+  private schedule(): void {
+    if (this.flushTimer || this.closed) return;
+    this.flushTimer = setTimeout(() => this.flush(), this.config.batchIntervalMs);
+  }
+
+  /** One frame per client per interval; a client whose socket still holds too much waits, its queue bounded. */
+  flush(): void {
+    this.flushTimer = undefined;
+    let waiting = false;
+    for (const c of this.clients) {
+      if (c.queue.length === 0 && c.dropped === 0) continue;
+      if (c.buffered() > this.config.maxBufferedBytes) {
+        waiting = true;
+        continue;
+      }
+      const q = c.queue;
+      const d = c.dropped;
+      c.queue = [];
+      c.queuedBytes = 0;
+      c.dropped = 0;
+      c.delivered += q.length;
+      try {
+        c.deliver(q, d);
+      } catch (err) {
+        this.deps.logger.warn({ err, transport: c.transport }, 'tail client write failed; closing it');
+        c.terminate();
+        this.remove(c);
+      }
+    }
+    if (waiting) this.schedule();
+  }
+
+  async snapshot(): Promise<Snapshot> {
+    const w = this.stats.snapshot();
+    const byType: Record<string, Record<string, number>> = {};
+    let total = 0;
+    for (const r of (await this.deps.activeRuns?.()) ?? []) {
+      (byType[r.workflow_type] ??= {})[r.state] = r.count;
+      total += r.count;
+    }
+    return {
+      time: new Date(this.now()).toISOString(),
+      ...w,
+      events_total: this.eventsTotal,
+      history: { size: this.history.size, capacity: this.history.capacity },
+      active_runs: { total, by_workflow_type: byType },
+      clients: { websocket: this.clientsOf('websocket'), sse: this.clientsOf('sse') },
+      dropped_total: this.droppedTotal,
+    };
+  }
+
+  /** The snapshot as a frame text, for a client that just subscribed or for the periodic push. */
+  async snapshotFrame(): Promise<string> {
+    return JSON.stringify({ type: 'snapshot', data: await this.snapshot() });
+  }
+
+  private async pushSnapshot(): Promise<void> {
+    if (this.snapshotting) return; // a slow active-runs store never stacks snapshots
+    this.snapshotting = true;
+    try {
+      const data = JSON.stringify(await this.snapshot());
+      for (const c of this.clients) {
+        // a snapshot is replaced by the next one: a slow client skips it rather than queueing it
+        if (c.buffered() <= this.config.maxBufferedBytes) c.sendSnapshot(data);
+      }
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'tail snapshot failed');
+    } finally {
+      this.snapshotting = false;
+    }
+  }
+
+  private startTimers(): void {
+    this.snapshotTimer = setInterval(() => void this.pushSnapshot(), this.config.snapshotIntervalMs);
+    this.heartbeatTimer = setInterval(() => {
+      for (const c of this.clients) c.heartbeat();
+    }, this.config.heartbeatIntervalMs);
+    this.snapshotTimer.unref();
+    this.heartbeatTimer.unref();
+  }
+
+  private stopTimers(): void {
+    clearInterval(this.snapshotTimer);
+    clearInterval(this.heartbeatTimer);
+    this.snapshotTimer = this.heartbeatTimer = undefined;
+  }
+
+  /** Says goodbye to every client (WebSocket 1001) and cuts those that do not close within a grace period. */
+  async closeClients(code = 1001, reason = 'server shutting down'): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const open = [...this.clients];
+    for (const c of open) {
+      try {
+        c.close(code, reason);
+      } catch {
+        c.terminate();
+      }
+    }
+    const end = Date.now() + CLOSE_GRACE_MS;
+    while (this.clients.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    for (const c of [...this.clients]) {
+      c.terminate();
+      this.remove(c);
+    }
+    this.stopTimers();
+  }
+
+  async close(): Promise<void> {
+    if (!this.closed) await this.closeClients();
+  }
+}
