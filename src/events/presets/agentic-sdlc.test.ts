@@ -128,6 +128,12 @@ describe('agentic-sdlc preset', () => {
     expect([e.type, e.workflow]).toEqual(['WORKFLOW_STARTED', { id: WF1, type: 'unknown' }]);
   });
 
+  it('reads an aggregator event without payload as the orchestrator\'s, not as an agent result', () => {
+    const msg = { workflow_id: 'w3', metadata: { stage: 'orchestrator:workflow:paused', created_at: '2025-11-20T10:20:00.000Z' } };
+    const e = map({ topic: 'workflow:events', payload: { key: 'w3', msg } });
+    expect([e.type, e.source, e.workflow, e.time]).toEqual(['workflow.paused', 'orchestrator', { id: 'w3', type: 'unknown' }, '2025-11-20T10:20:00.000Z']);
+  });
+
   it('uses the receipt time when an entry has none', () => {
     expect(map({ type: 'AGENT_HEARTBEAT', agent_type: 'e2e' }).time).toBe(NOW);
     expect(map({ type: 'AGENT_HEARTBEAT', agent_type: 'e2e' }).agent).toBe('e2e');

@@ -91,14 +91,15 @@ function unwrap(msg: Obj): { m: Obj; topic?: string } {
   return { m: msg };
 }
 
-/** The platform type of an event, or of an agent result (which carries none). */
-function platformType(m: Obj): string | undefined {
+/** The platform type of an event, or of an agent result (which carries none: `result` is set). */
+function platformType(m: Obj): { ptype: string; result?: true } | undefined {
   const t = str(m.type) ?? str(m.event_type);
-  if (t) return t.toUpperCase();
+  if (t) return { ptype: t.toUpperCase() };
   const stage = (isObj(m.metadata) ? str(m.metadata.stage) : undefined) ?? str(m.stage);
-  if (stage && STAGE_NAMES.has(stage)) return STAGE_NAMES.get(stage);
+  const named = stage === undefined ? undefined : STAGE_NAMES.get(stage);
+  if (named) return { ptype: named };
   if (str(m.task_id) && (typeof m.success === 'boolean' || m.success === 'true' || m.success === 'false')) {
-    return truthy(m.success) ? 'TASK_COMPLETED' : 'TASK_FAILED';
+    return { ptype: truthy(m.success) ? 'TASK_COMPLETED' : 'TASK_FAILED', result: true };
   }
   return undefined;
 }
@@ -108,11 +109,11 @@ export const agenticSdlc: Preset = {
   defaults: { redis: { keys: ['workflow:events'] } },
   normalize(msg: Obj, raw: RawMessage, nowMs: number): Obj {
     const { m, topic } = unwrap(msg);
-    const ptype = platformType(m);
-    if (!ptype) throw unmapped(NAME, `no type, event_type or metadata.stage in entry with fields ${Object.keys(m).slice(0, 8).join(', ') || '(none)'}`);
+    const found = platformType(m);
+    if (!found) throw unmapped(NAME, `no type, event_type or metadata.stage in entry with fields ${Object.keys(m).slice(0, 8).join(', ') || '(none)'}`);
+    const { ptype, result: isResult = false } = found;
     const type = CANONICAL.get(ptype) ?? (KEPT.has(ptype) ? ptype : undefined);
     if (!type) throw unmapped(NAME, `type ${str(m.type) ?? str(m.event_type) ?? ptype} is not an agentic-sdlc workflow, stage, task or agent event`);
-    const isResult = str(m.type) === undefined && str(m.event_type) === undefined && m.payload === undefined;
     // an agent result is its own payload; events nest theirs (as JSON text in field-by-field entries)
     const p: Obj = isResult ? m : (objOrJson(m.payload) ?? {});
     const ctxs = [p, m, isObj(p.workflow_context) ? p.workflow_context : undefined, isObj(m.workflow_context) ? m.workflow_context : undefined];
