@@ -94,6 +94,11 @@ export function burnRates(s: AscodeSettings) {
   };
 }
 
+/** Agent spend over `window` projected to a day, as a multiple of its daily budget. */
+function budgetBurn(window: string, factor: number): string {
+  return `sum by (agent) (rate(${sel(catalog.agentCost)}[${window}])) * 86400 / max by (agent) (${sel(catalog.agentBudget)}) > ${num(factor)}`;
+}
+
 function burnExpr(pairs: ReturnType<typeof burnRates>['fast']): string {
   return pairs.map((p) => `(${rec(R.runsErrorRatio(p.long))} > ${num(p.threshold)} and ${rec(R.runsErrorRatio(p.short))} > ${num(p.threshold)})`).join(' or ');
 }
@@ -282,6 +287,59 @@ export function alertFamilies(s: AscodeSettings): AlertFamily[] {
       })(),
     },
     {
+      name: 'WorkflowRunsOverdue',
+      file: 'workflow-alerts',
+      group: 'workflow-alerts',
+      rules: [{ severity: 'warning', expr: `max by (workflow_type) (${sel(c.runsOverdue)}) > 0`, for: f.runsOverdue }],
+      value: 'number',
+      summary: (x) => `${x.value} ${x.label('workflow_type')} runs are past their deadline`,
+      description: (x) =>
+        `${x.value} ${x.label('workflow_type')} runs have been open longer than the deadline configured for their type (runs.deadlines) with no end event. GET /api/runs/overdue on the exporter lists them; pause or cancel them from the live page.`,
+      dashboard: { key: 'overview', vars: { workflow_type: 'workflow_type' } },
+      cases: (() => {
+        const at = minutesOf(f.runsOverdue) + 5;
+        return [
+          { name: 'runs stuck past the deadline', series: [input(c.runsOverdue, { workflow_type: WT }, flat(3, at + 5))], atMinutes: at, expect: [{ severity: 'warning' as const, labels: { workflow_type: WT }, value: 3 }] },
+          { name: 'no run past the deadline', series: [input(c.runsOverdue, { workflow_type: WT }, flat(0, at + 5))], atMinutes: at, expect: [] },
+        ];
+      })(),
+    },
+    {
+      name: 'WorkflowAgentBudgetBurn',
+      file: 'workflow-alerts',
+      group: 'workflow-alerts',
+      rules: [
+        { severity: 'warning', expr: budgetBurn('6h', t.budgetBurnWarning), for: f.budgetBurn },
+        { severity: 'critical', expr: budgetBurn('1h', t.budgetBurnCritical), for: f.budgetBurn },
+      ],
+      value: 'number',
+      summary: (x) => `Agent ${x.label('agent')} spends at ${x.value}x its daily budget`,
+      description: (x) =>
+        `Model spend of agent ${x.label('agent')}, projected to a day, is ${x.value}x its daily budget (agents.budgets; warning at ${num(t.budgetBurnWarning)}x over 6h, critical at ${num(t.budgetBurnCritical)}x over 1h). Look for a retry loop or a prompt that grew.`,
+      dashboard: { key: 'agents', vars: { agent: 'agent' } },
+      cases: (() => {
+        const at = 360 + minutesOf(f.budgetBurn) + 5;
+        // 1 USD a minute is 1,440 a day: a budget of 288 burns at 5x, of 1,440 at 1x
+        return [
+          {
+            name: 'agent spending at 5x its budget',
+            series: [input(c.agentCost, { agent: AGENT, model: 'big' }, rising(1, at + 5)), input(c.agentBudget, { agent: AGENT }, flat(288, at + 5))],
+            atMinutes: at,
+            expect: [
+              { severity: 'warning' as const, labels: { agent: AGENT }, value: 5 },
+              { severity: 'critical' as const, labels: { agent: AGENT }, value: 5 },
+            ],
+          },
+          {
+            name: 'agent spending at half its budget',
+            series: [input(c.agentCost, { agent: AGENT, model: 'big' }, rising(1, at + 5)), input(c.agentBudget, { agent: AGENT }, flat(2880, at + 5))],
+            atMinutes: at,
+            expect: [],
+          },
+        ];
+      })(),
+    },
+    {
       name: 'WorkflowQueueDepthHigh',
       file: 'workflow-alerts',
       group: 'workflow-alerts',
@@ -387,6 +445,31 @@ export function alertFamilies(s: AscodeSettings): AlertFamily[] {
         return [
           { name: 'backlog growing', series: [input(c.sourcePending, { source: SOURCE }, `${T}+100x${at + 5}`)], atMinutes: at, expect: [{ severity: 'warning' as const, labels: { source: SOURCE }, value: T + 100 * at }] },
           { name: 'backlog large but draining', series: [input(c.sourcePending, { source: SOURCE }, `${T + 100 * (at + 20)}-100x${at + 5}`)], atMinutes: at, expect: [] },
+        ];
+      })(),
+    },
+    {
+      name: 'WorkflowSourceSilent',
+      file: 'exporter-alerts',
+      group: 'workflow-exporter-alerts',
+      // max_over_time keeps a source that had traffic in the last day in view across exporter restarts
+      rules: [{ severity: 'warning', expr: `time() - max by (source) (max_over_time(${sel(c.sourceLastEvent)}[1d])) > ${num(t.sourceSilentSeconds)}`, for: f.sourceSilent }],
+      value: 'seconds',
+      summary: (x) => `Source ${x.label('source')} has sent nothing for ${x.value}`,
+      description: (x) =>
+        `The emitting source ${x.label('source')} had traffic in the last day but no event for ${x.value} (threshold ${secs(t.sourceSilentSeconds)}): the producer may be down or cut off from the bus. Dead-man alert on workflow_source_last_event_timestamp_seconds.`,
+      dashboard: { key: 'exporter' },
+      cases: (() => {
+        const quiet = Math.ceil(t.sourceSilentSeconds / 60);
+        const at = 5 + quiet + minutesOf(f.sourceSilent) + 2;
+        return [
+          {
+            name: 'source stops after 5 minutes',
+            series: [input(c.sourceLastEvent, { source: 'orchestrator' }, `0+60x5 300+0x${at + 5}`)],
+            atMinutes: at,
+            expect: [{ severity: 'warning' as const, labels: { source: 'orchestrator' }, value: at * 60 - 300 }],
+          },
+          { name: 'source sending every minute', series: [input(c.sourceLastEvent, { source: 'orchestrator' }, `0+60x${at + 5}`)], atMinutes: at, expect: [] },
         ];
       })(),
     },

@@ -19,6 +19,9 @@ export const DEFAULTS = {
     rejectedRatio: 0.01, // more than 1% of messages rejected means a producer changed its shape
     sourcePendingMessages: 10_000, // backlog at which a growing lag is worth waking up for
     eventLagP95Seconds: 60, // ingest minus event time; a healthy bus is sub-second
+    sourceSilentSeconds: 900, // a source that sent events in the last day and has been quiet 15 min (dead man)
+    budgetBurnWarning: 1, // spend over 6h projected to a day reaches the agent's daily budget
+    budgetBurnCritical: 3, // spend over 1h projected to a day is 3x the budget: a runaway loop
   },
   slo: {
     successRatio: 0.99, // at most 1% of finished runs fail (cancelled runs are not failures)
@@ -37,6 +40,9 @@ export const DEFAULTS = {
     rejecting: '10m',
     sourceLag: '10m',
     eventLag: '10m',
+    runsOverdue: '10m', // the deadline already waited; this only rides out a late end event
+    sourceSilent: '0s', // the expression already measures silence
+    budgetBurn: '15m',
   },
   prometheus: {
     scrapeInterval: '15s', // the exporter's counters move per event; 15 s is the common default
@@ -96,6 +102,9 @@ export const ascodeSchema = z
         rejectedRatio: ratio.default(D.thresholds.rejectedRatio).describe('rejected / received messages'),
         sourcePendingMessages: z.number().positive().default(D.thresholds.sourcePendingMessages),
         eventLagP95Seconds: z.number().positive().default(D.thresholds.eventLagP95Seconds),
+        sourceSilentSeconds: z.number().positive().default(D.thresholds.sourceSilentSeconds).describe('dead-man: silence of a source that had traffic in the last day'),
+        budgetBurnWarning: z.number().positive().default(D.thresholds.budgetBurnWarning).describe('agent spend over 6h, as a multiple of the daily budget pace'),
+        budgetBurnCritical: z.number().positive().default(D.thresholds.budgetBurnCritical).describe('agent spend over 1h, as a multiple of the daily budget pace'),
       })
       .strict()
       .prefault({})

@@ -1,7 +1,7 @@
 // Agents: tasks and errors per agent, task latency percentiles, and a last-seen matrix in which a
 // silent agent turns red at a glance.
 import { catalog as c } from '../../sinks/metrics/catalog.js';
-import { rec, sel, sumRate } from '../promql.js';
+import { num, quantile, rec, sel, sumRate } from '../promql.js';
 import { QUANTILES, R } from '../recording.js';
 import type { AscodeSettings } from '../thresholds.js';
 import { v, type DashboardSpec } from './common.js';
@@ -19,8 +19,8 @@ export function agentsDashboard(s: AscodeSettings): DashboardSpec {
   ];
   return {
     key: 'agents',
-    description: 'Per agent: work done, failures, latency, and when each was last heard from.',
-    version: 1,
+    description: 'Per agent: work done, failures, latency, when each was last heard from, model spend and tool calls.',
+    version: 2,
     tags: ['agents'],
     variables: ['agent'],
     rows: [
@@ -83,6 +83,63 @@ export function agentsDashboard(s: AscodeSettings): DashboardSpec {
             unit: 's',
             width: 24,
             queries: QUANTILES.map((q) => ({ expr: rec(R.taskDuration(q), ag), legend: `p${Math.round(q * 100)}`, instant: true, format: 'table' as const })),
+          },
+        ],
+      },
+      {
+        title: 'Cost, tokens and tools',
+        panels: [
+          {
+            kind: 'timeseries',
+            title: 'Tokens per agent',
+            description: 'Model tokens per second by agent and direction (in, out).',
+            unit: 'short',
+            width: 8,
+            queries: [{ expr: sumRate(c.agentTokens, ['agent', 'direction'], RI, ag), legend: '{{agent}} {{direction}}' }],
+          },
+          {
+            kind: 'timeseries',
+            title: 'Spend per day by model',
+            description: 'Model cost in US dollars per day at the current rate, by agent and model.',
+            unit: 'currencyUSD',
+            width: 8,
+            queries: [{ expr: `${sumRate(c.agentCost, ['agent', 'model'], RI, ag)} * 86400`, legend: '{{agent}} {{model}}' }],
+          },
+          {
+            kind: 'timeseries',
+            title: 'Budget burn',
+            description: 'Spend over the last hour projected to a day, as a multiple of the agent daily budget (agents.budgets); the lines are the alert thresholds.',
+            unit: 'short',
+            width: 8,
+            thresholds: [
+              { value: s.thresholds.budgetBurnWarning, color: 'orange' },
+              { value: s.thresholds.budgetBurnCritical, color: 'red' },
+            ],
+            queries: [{ expr: `sum by (agent) (rate(${sel(c.agentCost, ag)}[1h])) * 86400 / max by (agent) (${sel(c.agentBudget, ag)})`, legend: `{{agent}} (x budget, alert at ${num(s.thresholds.budgetBurnWarning)})` }],
+          },
+          {
+            kind: 'timeseries',
+            title: 'Tool calls',
+            description: 'Tool calls per second by agent, tool and outcome.',
+            unit: 'reqps',
+            width: 8,
+            queries: [{ expr: sumRate(c.toolCalls, ['agent', 'tool', 'outcome'], RI, ag), legend: '{{agent}} {{tool}} {{outcome}}' }],
+          },
+          {
+            kind: 'timeseries',
+            title: 'p95 tool latency',
+            description: 'From the tool call duration histogram, by agent and tool.',
+            unit: 's',
+            width: 8,
+            queries: [{ expr: quantile(0.95, c.toolDuration, ['agent', 'tool'], RI, ag), legend: '{{agent}} {{tool}}' }],
+          },
+          {
+            kind: 'timeseries',
+            title: 'p95 queue wait',
+            description: 'Time tasks waited between enqueued and started (task.started with enqueued_at or queue_wait_ms), by agent.',
+            unit: 's',
+            width: 8,
+            queries: [{ expr: quantile(0.95, c.taskQueueWait, ['agent'], RI, ag), legend: '{{agent}}' }],
           },
         ],
       },

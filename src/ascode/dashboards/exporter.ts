@@ -14,7 +14,7 @@ export function exporterDashboard(s: AscodeSettings): DashboardSpec {
   return {
     key: 'exporter',
     description: 'The exporter itself: what comes in, what is rejected and why, how far behind each source is, and the live tail.',
-    version: 1,
+    version: 2,
     tags: ['exporter'],
     variables: ['source'],
     rows: [
@@ -100,6 +100,20 @@ export function exporterDashboard(s: AscodeSettings): DashboardSpec {
             description: 'Time to take one batch through every sink before its ack.',
             unit: 's',
             queries: [{ expr: quantile(0.99, c.batchDuration, ['source'], RI, src), legend: '{{source}}' }],
+          },
+        ],
+      },
+      {
+        title: 'Emitting sources',
+        panels: [
+          {
+            kind: 'timeseries',
+            title: 'Seconds since last event',
+            description: 'Per emitting source (the event source field): time since its newest event; the line is the dead-man alert threshold.',
+            unit: 's',
+            width: 24,
+            thresholds: [{ value: s.thresholds.sourceSilentSeconds, color: 'red' }],
+            queries: [{ expr: `time() - max by (source) (${sel(c.sourceLastEvent)})`, legend: '{{source}}' }],
           },
         ],
       },

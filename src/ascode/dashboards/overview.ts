@@ -14,7 +14,7 @@ export function overviewDashboard(s: AscodeSettings): DashboardSpec {
   return {
     key: 'overview',
     description: 'Workflow runs across every workflow type: how many, how well, how long.',
-    version: 1,
+    version: 2,
     tags: ['workflows'],
     variables: ['workflow_type'],
     rows: [
@@ -145,6 +145,20 @@ export function overviewDashboard(s: AscodeSettings): DashboardSpec {
             width: 8,
             thresholds: [{ value: t.queueDepth, color: 'red' }],
             queries: [{ expr: `max by (queue) (${sel(c.queueDepth)})`, legend: '{{queue}}' }],
+          },
+        ],
+      },
+      {
+        title: 'Stuck runs',
+        panels: [
+          {
+            kind: 'timeseries',
+            title: 'Overdue runs',
+            description: 'Open runs past the deadline of their workflow type (runs.deadlines), with no end event; the exporter lists them at /api/runs/overdue. Replicas sharing state report the same count: max.',
+            unit: 'short',
+            width: 24,
+            thresholds: [{ value: 1, color: 'orange' }],
+            queries: [{ expr: `max by (workflow_type) (${sel(c.runsOverdue, wt)})`, legend: '{{workflow_type}}' }],
           },
         ],
       },
