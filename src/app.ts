@@ -5,6 +5,9 @@ import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Config, SourceConfig } from './config/schema.js';
 import { ConfigError } from './errors.js';
+import type { ControlBus } from './control/command.js';
+import { createControlBus } from './control/index.js';
+import type { Otel } from './otel/index.js';
 import { EventAccounting, OrderedLifecycleStore } from './pipeline/accounting.js';
 import { CardinalityGuard } from './pipeline/guard.js';
 import { Pipeline } from './pipeline/pipeline.js';
@@ -16,7 +19,11 @@ import { eventsApiPlugin } from './server/api-events.js';
 import { exportApiPlugin } from './server/api-export.js';
 import { snapshotApiPlugin } from './server/api-snapshot.js';
 import { sseApiPlugin } from './server/api-sse.js';
+import { AuditLog, auditPlugin } from './server/audit.js';
 import { Auth, authPlugin } from './server/auth.js';
+import { controlPlugin } from './server/control.js';
+import { debugPlugin } from './server/debug.js';
+import { runsPlugin } from './server/runs.js';
 import { pagePlugin } from './server/page.js';
 import { tailWsPlugin } from './server/tail-ws.js';
 import { DeadLetters } from './sinks/dead-letters/dead-letters.js';
@@ -67,6 +74,12 @@ export interface App {
   auth: Auth;
   /** the live tail: history ring, window statistics and clients */
   tail: TailSink;
+  /** where operator commands go (NATS subject, Redis stream or the polled queue) */
+  control: ControlBus;
+  /** operator actions: who, when, what, outcome */
+  audit: AuditLog;
+  /** OpenTelemetry output, present after start() when otlp.endpoint is set */
+  otel?: Otel;
   source<T extends Source>(name: string): T | undefined;
   /** connects every source and starts delivery; the server is ready for inject() after this */
   start(): Promise<void>;
@@ -149,6 +162,9 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     deadLetters.addOutput(redis.deadLetterOutput(config.deadLetters.redisStream, config.deadLetters.redisMaxLen));
   }
 
+  const control = createControlBus(config.control, sources);
+  const audit = new AuditLog(config.control.auditSize, logger, config.control.auditFile);
+
   metrics.providers.sources = () => sources.map((s) => ({ name: s.name, kind: s.kind, ...s.status() }));
   metrics.providers.activeRuns = async () => {
     // the store keeps raw workflow types; the guard folds them onto label values and we sum
@@ -190,6 +206,8 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     sources,
     auth,
     tail,
+    control,
+    audit,
     shuttingDown: false,
     source<T extends Source>(name: string) {
       return sources.find((s) => s.name === name) as T | undefined;
@@ -201,9 +219,16 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       await server.ready();
       // before the sources start, so the history read back from the bus precedes live events
       await tail.loadHistory([...sourceConfigs].map(([name, sc]) => ({ name, config: sc })), config.validation);
+      if (config.otlp.endpoint) {
+        // loaded only when asked for: without an endpoint no OpenTelemetry module is ever imported
+        const { startOtel } = await import('./otel/index.js');
+        app.otel = await startOtel({ config: config.otlp, registry, metrics, logger });
+        pipeline.wrapSinks(app.otel.traceSink);
+      }
       for (const s of sources) {
         const sc = sourceConfigs.get(s.name)!;
-        await s.start(pipeline.handler(s.name, { format: sc.format, preset: sc.preset, mapping: sc.mapping }));
+        const handler = pipeline.handler(s.name, { format: sc.format, preset: sc.preset, mapping: sc.mapping });
+        await s.start(app.otel ? app.otel.traceHandler(s.name, s.kind, handler) : handler);
         logger.info({ source: s.name, kind: s.kind }, 'source started');
       }
     },
@@ -217,6 +242,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       await server.close();
       await http?.stop();
       await pipeline.close();
+      await app.otel?.shutdown(); // a last push of metrics and spans
       await store.close();
     },
   };
@@ -232,6 +258,11 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   server.register(eventsApiPlugin, { tail, auth });
   server.register(exportApiPlugin, { tail, auth });
   server.register(snapshotApiPlugin, { tail, auth });
+  const read = auth.require('read');
+  server.register(controlPlugin, { bus: control, audit, auth, metrics, cfg: config.control, now: opts.now ?? Date.now });
+  server.register(auditPlugin, { audit, guard: auth.require('operator') });
+  server.register(runsPlugin, { overdue, read });
+  server.register(debugPlugin, { registry, guard, metrics, read });
   server.register(pagePlugin, { tail: config.tail, authRequired: auth.enabled });
   return app;
 }
