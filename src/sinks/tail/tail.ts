@@ -211,7 +211,12 @@ export class TailSink implements Sink {
       this.countDropped(c, 1); // larger than a whole queue: it can never be delivered to a slow reader
       return;
     }
-    if (c.queue.length >= maxQueueEvents || c.queuedBytes + size > maxQueueBytes) this.shed(c, size);
+    if (c.queue.length >= maxQueueEvents || c.queuedBytes + size > maxQueueBytes) {
+      // a full queue for a client that keeps up is just a big batch: send it now; only a client
+      // whose socket is still backed up loses events
+      if (c.buffered() <= this.config.maxBufferedBytes) this.send(c);
+      else this.shed(c, size);
+    }
     c.queue.push(e);
     c.queuedBytes += size;
   }
@@ -249,25 +254,27 @@ export class TailSink implements Sink {
     let waiting = false;
     for (const c of this.clients) {
       if (c.queue.length === 0 && c.dropped === 0) continue;
-      if (c.buffered() > this.config.maxBufferedBytes) {
-        waiting = true;
-        continue;
-      }
-      const q = c.queue;
-      const d = c.dropped;
-      c.queue = [];
-      c.queuedBytes = 0;
-      c.dropped = 0;
-      c.delivered += q.length;
-      try {
-        c.deliver(q, d);
-      } catch (err) {
-        this.deps.logger.warn({ err, transport: c.transport }, 'tail client write failed; closing it');
-        c.terminate();
-        this.remove(c);
-      }
+      if (c.buffered() > this.config.maxBufferedBytes) waiting = true;
+      else this.send(c);
     }
     if (waiting) this.schedule();
+  }
+
+  /** Hands the client its queue (after a dropped notice when it missed some) in one write. */
+  private send(c: TailClient): void {
+    const q = c.queue;
+    const d = c.dropped;
+    c.queue = [];
+    c.queuedBytes = 0;
+    c.dropped = 0;
+    c.delivered += q.length;
+    try {
+      c.deliver(q, d);
+    } catch (err) {
+      this.deps.logger.warn({ err, transport: c.transport }, 'tail client write failed; closing it');
+      c.terminate();
+      this.remove(c);
+    }
   }
 
   async snapshot(): Promise<Snapshot> {
