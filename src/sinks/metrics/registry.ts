@@ -72,7 +72,12 @@ function histogram<L extends string>(registry: Registry, d: MetricDef<L>, bucket
 export const VERSION = '0.1.0';
 
 export function createMetrics(registry: Registry, cfg: Config['metrics']): Metrics {
-  if (cfg.defaultMetrics) client.collectDefaultMetrics({ register: registry });
+  if (cfg.defaultMetrics) {
+    client.collectDefaultMetrics({ register: registry });
+    // prom-client names these gauges ..._total, which `promtool check metrics` rejects; the
+    // per-type resource gauges (nodejs_active_handles etc.) carry the same counts
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
+  }
   const providers: ScrapeProviders = {};
   const m: Metrics = {
     registry,
