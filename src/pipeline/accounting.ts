@@ -59,7 +59,12 @@ export class EventAccounting {
     }
     events.length = w;
     timesMs.length = w;
-    if (dedupe) while (this.seen.size > this.cfg.dedupeMaxIds) this.seen.delete(this.seen.keys().next().value!);
+    if (dedupe && this.seen.size > this.cfg.dedupeMaxIds) {
+      // one iterator for the whole trim: a fresh keys() per deletion re-walks every deleted slot
+      // at the front of the table, which made a full window ~20x slower per event
+      const oldest = this.seen.keys();
+      while (this.seen.size > this.cfg.dedupeMaxIds) this.seen.delete(oldest.next().value!);
+    }
     return added;
   }
 
