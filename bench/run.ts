@@ -10,12 +10,15 @@ import { killAll } from './lib/proc.js';
 import { topSelfTime } from './lib/profile.js';
 import { readResults, renderMarkdown, resultsSchema, spliceMarkdown, type Results, type ScenarioResult, type TargetResult } from './lib/results.js';
 import { ROOT } from './lib/subjects.js';
+import { natsIngest, redisIngest } from './scenarios/bus.js';
 import { httpIngest } from './scenarios/http.js';
 
 const PROFILE_DIR = join(ROOT, 'bench', 'results', 'profiles');
 
 const SCENARIOS: Record<string, Scenario> = {
   'http-ingest': httpIngest,
+  'nats-ingest': natsIngest,
+  'redis-ingest': redisIngest,
 };
 
 function version(pkg: string): string {

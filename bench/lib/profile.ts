@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 
 interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];
   samples: number[];
   timeDeltas: number[];
 }
@@ -13,28 +13,48 @@ export interface ProfileLine {
   fn: string;
 }
 
-export function topSelfTime(file: string, n = 25): ProfileLine[] {
+function keyOf(cf: CpuProfile['nodes'][number]['callFrame']): string {
+  const where = cf.url ? `${cf.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(dist|src)\//, '$1/')}:${cf.lineNumber + 1}` : '';
+  return `${cf.functionName || '(anonymous)'} ${where}`.trim();
+}
+
+/**
+ * Self time per function, or with `inclusive` the time spent in a function and everything it called
+ * (each sample counted once per function even under recursion), as percent of busy time.
+ */
+export function topSelfTime(file: string, n = 25, inclusive = false): ProfileLine[] {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((x) => [x.id, x]));
-  const self = new Map<string, number>();
+  const parent = new Map<number, number>();
+  for (const x of p.nodes) for (const c of x.children ?? []) parent.set(c, x.id);
+  const acc = new Map<string, number>();
   let total = 0;
   for (let i = 0; i < p.samples.length; i++) {
     const node = byId.get(p.samples[i]);
     if (!node) continue;
-    const cf = node.callFrame;
-    if (cf.functionName === '(idle)' || cf.functionName === '(program)') continue;
-    const where = cf.url ? `${cf.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(dist|src)\//, '$1/')}:${cf.lineNumber + 1}` : '';
-    const key = `${cf.functionName || '(anonymous)'} ${where}`.trim();
+    const fn = node.callFrame.functionName;
+    if (fn === '(idle)' || fn === '(program)') continue;
     const dt = p.timeDeltas[i] ?? 0;
-    self.set(key, (self.get(key) ?? 0) + dt);
     total += dt;
+    if (!inclusive) {
+      const key = keyOf(node.callFrame);
+      acc.set(key, (acc.get(key) ?? 0) + dt);
+      continue;
+    }
+    const seen = new Set<string>();
+    for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
+      const key = keyOf(byId.get(id)!.callFrame);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      acc.set(key, (acc.get(key) ?? 0) + dt);
+    }
   }
-  return [...self]
+  return [...acc]
     .sort((a, b) => b[1] - a[1])
     .slice(0, n)
     .map(([fn, t]) => ({ fn, percent: Math.round((1000 * t) / total) / 10 }));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const l of topSelfTime(process.argv[2], Number(process.argv[3] ?? 30))) process.stdout.write(`${l.percent.toFixed(1).padStart(5)}%  ${l.fn}\n`);
+  for (const l of topSelfTime(process.argv[2], Number(process.argv[3] ?? 30), process.argv[4] === 'inclusive')) process.stdout.write(`${l.percent.toFixed(1).padStart(5)}%  ${l.fn}\n`);
 }

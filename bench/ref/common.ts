@@ -13,14 +13,22 @@ export function refMetrics() {
   return { registry, events, lag };
 }
 
+let handled = 0;
+
 /** Returns the per-message handler for a mode: floor = JSON.parse only; reference = parse, zod, metrics. */
 export function refHandler(mode: RefMode): (text: string) => void {
+  // the harness asks for progress over IPC: free for the process, unlike polling the broker
+  process.on('message', (m: unknown) => {
+    if ((m as { count?: boolean }).count) process.send?.({ handled });
+  });
+  process.channel?.unref();
   if (mode === 'floor') {
     let sink = 0;
     return (text) => {
       const v = JSON.parse(text) as { id?: string };
       // read a field so the parse cannot be optimized away
       if (v.id === '') sink++;
+      handled++;
     };
   }
   const { events, lag } = refMetrics();
@@ -29,5 +37,6 @@ export function refHandler(mode: RefMode): (text: string) => void {
     events.inc({ source: e.source, type: e.type });
     const t = typeof e.time === 'number' ? e.time : Date.parse(e.time);
     lag.observe({ source: e.source }, Math.max(0, (Date.now() - t) / 1000));
+    handled++;
   };
 }
