@@ -83,6 +83,8 @@ async function main() {
   const tail = new TailConnection(
     {
       onEvents(events) {
+        // other modules (control.js) follow run state from the same events, paused view or not
+        document.dispatchEvent(new CustomEvent('wfx:events', { detail: events }));
         if (paused) {
           pending.push(...events);
           if (pending.length > MAX_ROWS) pending = pending.slice(pending.length - MAX_ROWS);
