@@ -11,7 +11,8 @@ import {
   isObj,
   mapPriority,
   objOrJson,
-  pick,
+  pickInto,
+  put,
   str,
   UNKNOWN,
   unmapped,
@@ -71,6 +72,8 @@ const STAGE_NAMES = new Map([
   ['orchestrator:workflow:paused', 'WORKFLOW_PAUSED'],
   ['orchestrator:workflow:resumed', 'WORKFLOW_RESUMED'],
 ]);
+
+const ATTRIBUTE_FIELDS = new Set(['agent_id', 'status', 'reason', 'name', 'action']);
 
 // `id` values such as event-1732100000000 come from Date.now(): two events in one millisecond share one
 const TIMESTAMP_ID = /^event-\d+$/;
@@ -138,19 +141,17 @@ export const agenticSdlc: Preset = {
 
     let id = firstStr(m, ['id', 'message_id', 'event_id']);
     if (id && TIMESTAMP_ID.test(id)) id = `${id}:${ptype}:${workflowId ?? taskId ?? ''}`;
-    const attributes: Obj = compact({
-      ...pick(p, ['agent_id', 'status', 'reason', 'name', 'action']),
-      success: typeof p.success === 'boolean' ? p.success : undefined,
-      error,
-      tokens_used: metrics ? firstNum(metrics, ['tokens_used']) : undefined,
-      trace_id: str(m.trace_id) ?? (isObj(m.trace) ? str(m.trace.trace_id) : undefined),
-      platform_type: ptype,
-      stream: raw.subject,
-      topic,
-    });
+    const attributes = pickInto({}, p, ATTRIBUTE_FIELDS);
+    put(attributes, 'success', typeof p.success === 'boolean' ? p.success : undefined);
+    put(attributes, 'error', error);
+    put(attributes, 'tokens_used', metrics ? firstNum(metrics, ['tokens_used']) : undefined);
+    put(attributes, 'trace_id', str(m.trace_id) ?? (isObj(m.trace) ? str(m.trace.trace_id) : undefined));
+    attributes.platform_type = ptype;
+    put(attributes, 'stream', raw.subject);
+    put(attributes, 'topic', topic);
 
     return compact({
-      id: id ?? derivedId(NAME, raw.subject, msg),
+      id: id ?? derivedId(NAME, raw, msg),
       type,
       time: firstTime(m, ['timestamp']) ?? firstTime(p, ['timestamp', 'created_at']) ?? (isObj(m.metadata) ? firstTime(m.metadata, ['created_at']) : undefined) ?? nowMs,
       source: isResult ? 'agents' : 'orchestrator',

@@ -1,7 +1,7 @@
 // Preset saas-factory: the event dashboard's messages {event_type, data, timestamp, source, priority}
 // (agent_request, agent_response, agent_error, system_health, metrics, alerts).
 import type { RawMessage } from '../../pipeline/types.js';
-import { compact, derivedId, firstNum, firstStr, firstTime, isObj, mapPriority, pick, str, UNKNOWN, unmapped, type Obj } from './common.js';
+import { compact, derivedId, firstNum, firstStr, firstTime, isObj, mapPriority, pickInto, str, UNKNOWN, unmapped, type Obj } from './common.js';
 import type { Preset } from './index.js';
 
 const NAME = 'saas-factory';
@@ -22,7 +22,7 @@ const TYPES = new Map([
 const REQUEST_ID_FIELDS = ['request_id', 'requestId', 'task_id', 'taskId', 'correlation_id', 'correlationId'] as const;
 const AGENT_FIELDS = ['agent', 'agent_name', 'agentName', 'agent_type', 'agentType'] as const;
 const DURATION_FIELDS = ['duration_ms', 'durationMs', 'response_time_ms', 'latency_ms', 'execution_time_ms', 'processing_time_ms'] as const;
-const AGENT_ATTRIBUTES = ['request_id', 'requestId', 'agent_id', 'agentId', 'error', 'error_type', 'message', 'status', 'tenant_id'] as const;
+const AGENT_ATTRIBUTES = new Set(['request_id', 'requestId', 'agent_id', 'agentId', 'error', 'error_type', 'message', 'status', 'tenant_id']);
 
 function tokens(data: Obj): { tokens_in?: number; tokens_out?: number } {
   const usage = isObj(data.usage) ? data.usage : data;
@@ -48,12 +48,12 @@ export const saasFactory: Preset = {
     const workflowId = firstStr(data, ['workflow_id', 'workflowId']);
     const priority = mapPriority(msg.priority) ?? mapPriority(data.severity);
 
-    const attributes: Obj = isTask ? { ...pick(data, AGENT_ATTRIBUTES) } : { ...data };
+    const attributes: Obj = isTask ? pickInto({}, data, AGENT_ATTRIBUTES) : { ...data };
     if (priority === undefined && msg.priority !== undefined) attributes.priority_raw = msg.priority;
     for (const k of ['tenantId', 'userId'] as const) if (msg[k] !== undefined) attributes[k] = msg[k];
 
     return compact({
-      id: firstStr(msg, ['id', 'event_id']) ?? firstStr(data, ['event_id']) ?? derivedId(NAME, raw.subject, msg),
+      id: firstStr(msg, ['id', 'event_id']) ?? firstStr(data, ['event_id']) ?? derivedId(NAME, raw, msg),
       type,
       time: firstTime(msg, ['timestamp']) ?? firstTime(data, ['timestamp']) ?? nowMs,
       source: source ?? NAME,

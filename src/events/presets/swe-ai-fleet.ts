@@ -10,7 +10,7 @@ import {
   firstTime,
   isObj,
   normalizeTime,
-  pick,
+  pickInto,
   str,
   unmapped,
   type Obj,
@@ -36,11 +36,12 @@ const SOURCES = new Map([
 // Timestamp fields in the order the services use them (EventEnvelope, domain events, use cases).
 const TIME_FIELDS = ['timestamp', 'occurred_at', 'started_at', 'completed_at', 'cancelled_at', 'reached_at', 'dispatched_at', 'created_at'] as const;
 // Identifying fields kept in attributes for the live tail; never labels.
-const ATTRIBUTE_FIELDS = [
+const ATTRIBUTE_FIELDS = new Set([
   'story_id', 'task_id', 'agent_id', 'plan_id', 'decision_id', 'ceremony_id', 'project_id', 'epic_id', 'council_id',
   'from_state', 'to_state', 'from_phase', 'to_phase', 'status', 'error', 'error_type', 'checks_passed', 'num_agents',
   'winner_agent_id', 'milestone', 'version', 'approved_by', 'rejected_by', 'transitioned_by', 'created_by',
-] as const;
+]);
+const ENVELOPE_FIELDS = new Set(['correlation_id', 'causation_id', 'producer']);
 
 interface Ctx {
   subject: string;
@@ -167,6 +168,8 @@ const MAX_PREFIX_TOKENS = 3; // environment or tenant prefixes such as prod. or 
  * `agent.response.completed.<variant>` (task-extraction, backlog-review.role) are completions too.
  */
 export function platformSubject(subject: string): { subject: string; rule: Rule } | undefined {
+  const direct = RULES.get(subject);
+  if (direct) return { subject, rule: direct };
   const tokens = subject.split('.');
   for (let i = 0; i <= MAX_PREFIX_TOKENS && i < tokens.length; i++) {
     if (!SOURCES.has(tokens[i])) continue;
@@ -217,9 +220,9 @@ export const sweAiFleet: Preset = {
     if (String(out.type).startsWith('workflow.') && out.workflow === undefined) {
       throw new RejectError('invalid_event', `preset ${NAME}: ${found.subject} without story_id or ceremony_id`);
     }
-    const id = firstStr(envelope, ['idempotency_key']) ?? firstStr(p, ['event_id', 'message_id']) ?? derivedId(NAME, raw.subject, msg);
-    const attributes: Obj = { subject: found.subject, ...pick(p, ATTRIBUTE_FIELDS) };
-    if (envelope) Object.assign(attributes, pick(envelope, ['correlation_id', 'causation_id', 'producer']));
+    const id = firstStr(envelope, ['idempotency_key']) ?? firstStr(p, ['event_id', 'message_id']) ?? derivedId(NAME, raw, msg);
+    const attributes = pickInto({ subject: found.subject }, p, ATTRIBUTE_FIELDS);
+    pickInto(attributes, envelope, ENVELOPE_FIELDS);
     return compact({
       id,
       time: normalizeTime(envelope?.timestamp) ?? firstTime(p, TIME_FIELDS) ?? nowMs,
