@@ -47,7 +47,8 @@ export class DeadLetters {
       try {
         text = JSON.stringify(raw) ?? String(raw);
       } catch {
-        text = String(raw);
+        // nested too deep to serialize: String() of a deep array recurses too, so name the kind only
+        text = Array.isArray(raw) ? '[array nested too deep to serialize]' : '[object nested too deep to serialize]';
       }
     }
     const truncated = text.length > this.maxRawBytes;
