@@ -96,7 +96,11 @@ export const sseApiPlugin: FastifyPluginAsync<SseOptions> = async (app, { tail, 
       'x-accel-buffering': 'no', // nginx would otherwise buffer the stream
     });
     reply.raw.write(`retry: ${SSE_RETRY_MS}\n\n`);
-    const done = () => tail.remove(client);
+    const done = () => {
+      tail.remove(client);
+      // a peer that half-closed would otherwise hold the socket (and a graceful shutdown) open
+      if (!reply.raw.destroyed) reply.raw.destroy();
+    };
     reply.raw.on('close', done);
     reply.raw.on('error', done);
     // an EventSource reconnecting with Last-Event-ID gets what it missed when the history still holds

@@ -25,11 +25,20 @@ describe('History', () => {
     expect(h.at(9)!.event.id).toBe('e9');
   });
 
+  test('an empty ring answers every query with nothing', () => {
+    const h = new History(10);
+    expect(h.page(MATCH_ALL, 10)).toEqual([]);
+    expect(h.select(MATCH_ALL)).toEqual([]);
+    expect(h.replay(MATCH_ALL, 10, 'x')).toEqual({ entries: [], resumed: false });
+    expect(h.at(0)).toBeUndefined();
+  });
+
   test('capacity 0 keeps nothing', () => {
     const h = filled(0, 3);
     expect(h.size).toBe(0);
     expect(ids(h.select(MATCH_ALL))).toEqual([]);
     expect(h.replay(MATCH_ALL, 10).entries).toEqual([]);
+    expect(h.page(MATCH_ALL, 10)).toEqual([]);
   });
 
   test('pages newest first with a before cursor, filtered', () => {

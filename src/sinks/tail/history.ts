@@ -62,7 +62,7 @@ export class History {
   page(match: Predicate, limit: number, before = Infinity): TailEntry[] {
     const out: TailEntry[] = [];
     const start = Math.min(this.newestSeq, before - 1);
-    for (let s = start; s >= this.oldestSeq && out.length < limit; s--) {
+    for (let s = start; s >= this.oldestSeq && s > 0 && out.length < limit; s--) {
       const e = this.buf[s % this.capacity]!;
       if (match(e)) out.push(e);
     }

@@ -27,6 +27,8 @@ export interface StreamHistoryDeps {
   now: () => number;
   /** stops reading when set (the start-up budget ran out) */
   signal: AbortSignal;
+  /** connect timeout: the start-up budget */
+  timeoutMs: number;
 }
 
 /**
@@ -41,6 +43,7 @@ export async function natsHistory(name: string, cfg: NatsConfig, deps: StreamHis
     pass: cfg.passwordFile ? readFileSync(cfg.passwordFile, 'utf8').trim() : undefined,
     token: cfg.tokenFile ? readFileSync(cfg.tokenFile, 'utf8').trim() : undefined,
     maxReconnectAttempts: 0,
+    timeout: deps.timeoutMs,
   });
   const out: RawMessage[] = [];
   try {
@@ -68,9 +71,11 @@ export async function natsHistory(name: string, cfg: NatsConfig, deps: StreamHis
       if (upto < first) continue;
       const from = Math.max(first, upto - deps.limit + 1);
       const consumer = await js.consumers.get(s.stream, {
-        filter_subjects: s.subjects,
+        // one subject as a string: servers before 2.10 take only a single filter
+        filter_subjects: s.subjects.length === 1 ? s.subjects[0] : s.subjects,
         deliver_policy: DeliverPolicy.StartSequence,
         opt_start_seq: from,
+        inactive_threshold: 10_000, // the server forgets it soon even if we cannot delete it
       });
       const messages = await consumer.fetch({ max_messages: upto - from + 1, expires: 2000 });
       const stop = () => void messages.close();
@@ -84,6 +89,7 @@ export async function natsHistory(name: string, cfg: NatsConfig, deps: StreamHis
       } finally {
         deps.signal.removeEventListener('abort', stop);
         await messages.close().catch(() => undefined);
+        await consumer.delete().catch(() => undefined);
       }
     }
   } finally {
@@ -112,6 +118,7 @@ export async function redisHistory(cfg: RedisConfig, deps: StreamHistoryDeps): P
     lazyConnect: true,
     maxRetriesPerRequest: 1,
     retryStrategy: () => null, // one attempt: history is a nicety, the source itself retries
+    connectTimeout: deps.timeoutMs,
     password: cfg.passwordFile ? readFileSync(cfg.passwordFile, 'utf8').trim() : undefined,
   });
   redis.on('error', () => {});

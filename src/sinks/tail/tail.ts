@@ -112,7 +112,14 @@ export class TailSink implements Sink {
         resolve(undefined);
       }, this.config.historyLoadTimeoutMs);
     });
-    const read = readStreamHistory(bus, { limit: this.config.historySize, validation, logger: this.deps.logger, now: this.now, signal: ac.signal });
+    const read = readStreamHistory(bus, {
+      limit: this.config.historySize,
+      validation,
+      logger: this.deps.logger,
+      now: this.now,
+      signal: ac.signal,
+      timeoutMs: this.config.historyLoadTimeoutMs,
+    });
     try {
       const items = await Promise.race([read, timeout]);
       if (!items) {

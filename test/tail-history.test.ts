@@ -1,0 +1,183 @@
+// The tail's history: GET /api/events with filters and a before cursor, the bounded ring, and
+// history read back from the NATS stream or Redis keys so it survives a restart.
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import net from 'node:net';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { configFrom } from '../src/config/load.js';
+import { sourceSchema } from '../src/config/schema.js';
+import { createMetrics } from '../src/sinks/metrics/registry.js';
+import { TailSink } from '../src/sinks/tail/tail.js';
+import { natsUrl, redisUrl, uniqueName } from './helpers/brokers.js';
+import { startApp, waitFor, type TestApp } from './helpers/app.js';
+import { publish, tailEvent } from './helpers/tail.js';
+
+interface Page {
+  events: { id: string; type: string }[];
+  next_before: number | null;
+  history: { size: number; capacity: number };
+}
+async function history(a: TestApp, query = ''): Promise<Page> {
+  const res = await fetch(`${a.url}/api/events${query}`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as Page;
+}
+const ids = (p: Page) => p.events.map((e) => e.id);
+const range = (from: number, to: number, prefix = 'h') => Array.from({ length: to - from + 1 }, (_, i) => `${prefix}${from + i}`);
+
+describe('GET /api/events', () => {
+  test('newest first, filtered, paged with next_before until the ring runs out', async () => {
+    const a = await startApp({ tail: { historySize: 25 } });
+    try {
+      await publish(a.url, range(1, 40).map((id, i) => tailEvent(id, { type: i % 2 === 0 ? 'task.completed' : 'task.failed', agent: i % 4 === 0 ? 'coder' : 'tester' })));
+      const all = await history(a, '?limit=10');
+      expect(ids(all)).toEqual(range(31, 40).reverse());
+      expect(all.history).toEqual({ size: 25, capacity: 25 });
+      const p2 = await history(a, `?limit=10&before=${all.next_before}`);
+      expect(ids(p2)).toEqual(range(21, 30).reverse());
+      const p3 = await history(a, `?limit=10&before=${p2.next_before}`);
+      expect(ids(p3)).toEqual(range(16, 20).reverse()); // the ring holds the newest 25 only
+      expect(p3.next_before).toBeNull();
+
+      const failed = await history(a, '?types=*.failed&agents=tester&limit=3');
+      expect(ids(failed)).toEqual(['h40', 'h38', 'h36']);
+      const q = await history(a, '?q=H17');
+      expect(ids(q)).toEqual(['h17']);
+      expect(ids(await history(a, '?workflow_id=none'))).toEqual([]);
+
+      for (const [query, message] of [
+        ['?limit=0', 'limit must be an integer from 1 to 10000'],
+        ['?limit=abc', 'limit must be an integer from 1 to 10000'],
+        ['?before=-1', 'before must be a positive integer (next_before of the previous page)'],
+        ['?priorities=soon', /^filter\.priorities\.0: /],
+      ] as const) {
+        const res = await fetch(`${a.url}/api/events${query}`);
+        expect(res.status, query).toBe(400);
+        const body = (await res.json()) as { error: string; message: string };
+        expect(body.error).toBe('bad_request');
+        expect(body.message).toMatch(message);
+      }
+    } finally {
+      await a.close();
+    }
+  });
+});
+
+describe('history read back from the bus on start', () => {
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  let nurl: string;
+  let redis: Redis;
+  let rurl: string;
+  const streams: string[] = [];
+  const keys: string[] = [];
+
+  beforeAll(async () => {
+    nurl = await natsUrl();
+    nc = await connect({ servers: nurl });
+    jsm = await jetstreamManager(nc);
+    rurl = await redisUrl();
+    redis = new Redis(rurl);
+  });
+  afterAll(async () => {
+    for (const s of streams) await jsm.streams.delete(s).catch(() => {});
+    await nc?.drain();
+    if (keys.length) await redis.del(...keys);
+    redis?.disconnect();
+  });
+
+  test('NATS JetStream: a restarted exporter shows what the stream holds, without duplicates', async () => {
+    const stream = uniqueName('WFX_TAIL');
+    const subject = uniqueName('wfx.tail').replace(/_/g, '-');
+    streams.push(stream);
+    const cfg = (historySize = 1000) => ({
+      http: true,
+      tail: { historySize },
+      sources: [{ kind: 'nats-jetstream', servers: [nurl], streams: [{ stream, subjects: [`${subject}.>`], durable: 'wfx-tail' }], create: true }],
+    });
+    const js = jetstream(nc);
+    const send = async (list: (string | object)[]) => {
+      for (const p of list) await js.publish(`${subject}.events`, typeof p === 'string' ? p : JSON.stringify(p));
+    };
+    const acked = (n: number) => waitFor(`ack floor ${n}`, async () => (await jsm.consumers.info(stream, 'wfx-tail')).ack_floor.stream_seq === n);
+
+    let a = await startApp(cfg());
+    await send([...range(1, 15).map((id) => tailEvent(id)), '{"broken":', ...range(16, 30).map((id) => tailEvent(id))]);
+    await waitFor('30 events in history', async () => (await history(a)).history.size === 30);
+    await acked(31);
+    await a.close();
+
+    await send(range(31, 35).map((id) => tailEvent(id))); // while the exporter is down
+    a = await startApp(cfg());
+    try {
+      const first = await history(a, '?limit=100');
+      // right after start the 30 read back are there (the 5 new may already have arrived live)
+      expect(ids(first).slice(-30)).toEqual(range(1, 30).reverse());
+      await waitFor('35 events', async () => (await history(a)).history.size === 35);
+      expect(ids(await history(a, '?limit=100'))).toEqual(range(1, 35).reverse());
+      await acked(36);
+    } finally {
+      await a.close();
+    }
+
+    a = await startApp(cfg(10));
+    try {
+      expect(ids(await history(a, '?limit=100'))).toEqual(range(26, 35).reverse());
+    } finally {
+      await a.close();
+    }
+  });
+
+  test('Redis Streams: a restarted exporter shows what the keys hold, without duplicates', async () => {
+    const key = uniqueName('wfx:tail');
+    keys.push(key);
+    const cfg = { http: true, sources: [{ kind: 'redis-streams', url: rurl, keys: [key], group: 'wfx-tail', startId: '0', blockMs: 100 }] };
+    const send = async (list: string[]) => {
+      for (const id of list) await redis.xadd(key, '*', 'data', JSON.stringify(tailEvent(id, { type: 'agent.response', agent: 'coder' })));
+    };
+    const drained = (n: number) =>
+      waitFor(`group at ${n} entries, none pending`, async () => {
+        const groups = (await redis.xinfo('GROUPS', key)) as unknown[][];
+        const g = groups[0];
+        return g[g.indexOf('pending') + 1] === 0 && g[g.indexOf('entries-read') + 1] === n;
+      });
+
+    let a = await startApp(cfg);
+    await send(range(1, 20, 'r'));
+    await waitFor('20 events in history', async () => (await history(a)).history.size === 20);
+    await drained(20);
+    await a.close();
+
+    await send(range(21, 24, 'r'));
+    a = await startApp(cfg);
+    try {
+      expect(ids(await history(a, '?limit=100')).slice(-20)).toEqual(range(1, 20, 'r').reverse());
+      await waitFor('24 events', async () => (await history(a)).history.size === 24);
+      expect(ids(await history(a, '?limit=100'))).toEqual(range(1, 24, 'r').reverse());
+    } finally {
+      await a.close();
+    }
+  });
+
+  test('a bus that does not answer in time leaves the history empty and the start goes on', async () => {
+    // a TCP listener that accepts and never speaks stands in for a hung broker
+    const silent = net.createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as net.AddressInfo).port;
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    const cfg = configFrom({ tail: { historyLoadTimeoutMs: 300 } });
+    const tail = new TailSink({ config: cfg.tail, metrics: createMetrics(new Registry(), { ...cfg.metrics, defaultMetrics: false }), logger });
+    try {
+      const nats = sourceSchema.parse({ kind: 'nats-jetstream', servers: [`nats://127.0.0.1:${port}`], streams: [{ stream: 'S', subjects: ['s'] }] });
+      expect(await tail.loadHistory([{ name: 'nats', config: nats }], cfg.validation)).toBe(0);
+      expect(lines.some((l) => l.includes('tail history not read in time'))).toBe(true);
+      expect(tail.history.size).toBe(0);
+    } finally {
+      silent.close();
+    }
+  });
+});
