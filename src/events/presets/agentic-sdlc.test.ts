@@ -155,6 +155,18 @@ describe('agentic-sdlc preset', () => {
   });
 
   it('declares where the platform publishes', () => {
-    expect(agenticSdlc.defaults).toEqual({ redis: { keys: ['workflow:events'] } });
+    expect(agenticSdlc.defaults).toEqual({
+      redis: {
+        keys: [
+          'events:WORKFLOW_CREATED',
+          'events:WORKFLOW_COMPLETED',
+          'events:WORKFLOW_FAILED',
+          'events:WORKFLOW_ERROR',
+          'events:WORKFLOW_CANCELLED',
+          'events:TASK_ASSIGNED',
+          'stream:orchestrator:results',
+        ],
+      },
+    });
   });
 });

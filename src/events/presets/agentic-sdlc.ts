@@ -109,7 +109,21 @@ function platformType(m: Obj): { ptype: string; result?: true } | undefined {
 
 export const agenticSdlc: Preset = {
   name: NAME,
-  defaults: { redis: { keys: ['workflow:events'] } },
+  defaults: {
+    redis: {
+      // what the orchestrator writes today: EventBus streams per type, and agent results mirrored by
+      // its message bus; the monitoring topic workflow:events is read as stream:workflow:events
+      keys: [
+        'events:WORKFLOW_CREATED',
+        'events:WORKFLOW_COMPLETED',
+        'events:WORKFLOW_FAILED',
+        'events:WORKFLOW_ERROR',
+        'events:WORKFLOW_CANCELLED',
+        'events:TASK_ASSIGNED',
+        'stream:orchestrator:results',
+      ],
+    },
+  },
   normalize(msg: Obj, raw: RawMessage, nowMs: number): Obj {
     const { m, topic } = unwrap(msg);
     const found = platformType(m);

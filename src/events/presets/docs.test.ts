@@ -23,6 +23,7 @@ describe('docs/PRESETS.md', () => {
     for (const p of Object.values(PRESETS)) {
       expect(doc).toContain(`## ${p.name}`);
       for (const s of p.defaults.nats ?? []) expect(doc).toContain(`{ stream: ${s.stream}, subjects: ["${s.subjects[0]}"]`);
+      for (const k of p.defaults.redis?.keys ?? []) expect(doc).toContain(`      - ${k}`);
     }
   });
 });
