@@ -324,6 +324,18 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    redact: z
+      .object({
+        fields: z
+          .array(z.string().min(1))
+          .default([])
+          .describe('event fields hidden from the tail, its history and the export, e.g. attributes.api_key or attributes.*.token (* is one level)'),
+        mode: z.enum(['mask', 'remove']).default('mask').describe('mask replaces the value (the key stays visible); remove drops the key'),
+        mask: z.string().default('[REDACTED]').describe('the value shown in place of a masked field'),
+      })
+      .strict()
+      .prefault({})
+      .describe('redaction before events reach the tail; metrics never carry attributes'),
     ascode: ascodeSchema
       .prefault({})
       .describe('thresholds, SLO targets and URLs for `workflow-exporter generate` (defaults in src/ascode/thresholds.ts)'),
