@@ -127,10 +127,11 @@ export const agenticSdlc: Preset = {
   normalize(msg: Obj, raw: RawMessage, nowMs: number): Obj {
     const { m, topic } = unwrap(msg);
     const found = platformType(m);
-    if (!found) throw unmapped(NAME, `no type, event_type or metadata.stage in entry with fields ${Object.keys(m).slice(0, 8).join(', ') || '(none)'}`);
+    // foreign text in error messages is bounded, like the dead letter that carries it
+    if (!found) throw unmapped(NAME, `no type, event_type or metadata.stage in entry with fields ${Object.keys(m).slice(0, 8).join(', ').slice(0, 200) || '(none)'}`);
     const { ptype, result: isResult = false } = found;
     const type = CANONICAL.get(ptype) ?? (KEPT.has(ptype) ? ptype : undefined);
-    if (!type) throw unmapped(NAME, `type ${str(m.type) ?? str(m.event_type) ?? ptype} is not an agentic-sdlc workflow, stage, task or agent event`);
+    if (!type) throw unmapped(NAME, `type ${(str(m.type) ?? str(m.event_type) ?? ptype).slice(0, 200)} is not an agentic-sdlc workflow, stage, task or agent event`);
     // an agent result is its own payload; events nest theirs (as JSON text in field-by-field entries)
     const p: Obj = isResult ? m : (objOrJson(m.payload) ?? {});
     const ctxs = [p, m, isObj(p.workflow_context) ? p.workflow_context : undefined, isObj(m.workflow_context) ? m.workflow_context : undefined];
@@ -141,7 +142,8 @@ export const agenticSdlc: Preset = {
       }
       return undefined;
     };
-    const kind = type.slice(0, type.indexOf('.'));
+    const dot = type.indexOf('.');
+    const kind = dot > 0 ? type.slice(0, dot) : type;
 
     const workflowId = read(['workflow_id']);
     // WORKFLOW_CREATED carries the workflow's type as payload.type

@@ -40,7 +40,7 @@ export const saasFactory: Preset = {
     const eventType = str(msg.event_type) ?? str(msg.eventType);
     if (!eventType) throw unmapped(NAME, 'message has no event_type');
     const type = TYPES.get(eventType);
-    if (!type) throw unmapped(NAME, `event_type ${eventType} is not one of ${[...TYPES.keys()].join(', ')}`);
+    if (!type) throw unmapped(NAME, `event_type ${eventType.slice(0, 200)} is not one of ${[...TYPES.keys()].join(', ')}`);
     const data: Obj = isObj(msg.data) ? msg.data : {};
     const source = str(msg.source);
     const isTask = type.startsWith('task.');

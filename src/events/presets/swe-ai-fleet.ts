@@ -156,8 +156,9 @@ for (const s of [
 const COMPLETED_VARIANT = 'agent.response.completed.';
 const TASK_EXTRACTION = 'agent.response.completed.task-extraction';
 // the extraction event names no role: it is always the work of the TASK_EXTRACTOR agent role
+const completed = taskEnd('task.completed');
 const taskExtraction: Rule = (c) => {
-  const out = taskEnd('task.completed')(c);
+  const out = completed(c);
   out.agent ??= 'TASK_EXTRACTOR';
   return out;
 };
@@ -212,7 +213,8 @@ export const sweAiFleet: Preset = {
       if (et) found = platformSubject(et) ?? platformSubject(`planning.${et}`);
     }
     if (!found) {
-      const what = raw.subject !== undefined ? `subject ${raw.subject}` : `event_type ${JSON.stringify(msg.event_type ?? p.event_type)}`;
+      // foreign text in an error message: bounded, like the dead letter that carries it
+      const what = raw.subject !== undefined ? `subject ${raw.subject.slice(0, 200)}` : `event_type ${String(JSON.stringify(msg.event_type ?? p.event_type)).slice(0, 200)}`;
       throw unmapped(NAME, `${what} is not a known planning, orchestration, context or agent.response subject`);
     }
     const ctx: Ctx = { subject: found.subject, p };
