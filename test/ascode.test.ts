@@ -54,7 +54,7 @@ describe('generate', () => {
     const fresh = generatedFilesIn(out);
     const committed = generatedFilesIn(REPO);
     expect(fresh).toEqual(committed);
-    expect(fresh.length).toBe(26);
+    expect(fresh.length).toBeGreaterThanOrEqual(26);
     const differ = fresh.filter((rel) => readFileSync(join(out, rel), 'utf8') !== read(rel));
     expect(differ, `run npm run generate and commit: ${differ.join(', ')}`).toEqual([]);
   });

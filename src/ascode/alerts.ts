@@ -1,7 +1,7 @@
 // Alerting rules, each with its promtool cases (fires when it should, stays silent when it should
 // not) built from the same thresholds, so a changed threshold changes the rule and its proof together.
 import { catalog, type MetricDef } from '../sinks/metrics/catalog.js';
-import { DASHBOARDS, dashboardUrl, type DashboardKey } from './dashboards/meta.js';
+import { dashboardUrl, type DashboardKey } from './dashboards/meta.js';
 import { foreign, num, rec, sel, type LabelOf, type TargetLabel } from './promql.js';
 import { R, type SloWindow } from './recording.js';
 import { durationSeconds, goTemplate, type Text, type ValueFormat } from './template.js';
@@ -54,15 +54,11 @@ export interface RenderedAlertRule {
 // ---------------------------------------------------------------------------------------------
 // Input series for promtool, named from the catalog.
 
-function quoteLabels(labels: Record<string, string>): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
-  return parts.length ? `{${parts.join(', ')}}` : '';
-}
 function input<D extends MetricDef>(m: D, labels: Partial<Record<LabelOf<D> | TargetLabel, string>>, values: string): InputSeries {
   return { series: sel(m, labels as never), values };
 }
 function buckets<D extends MetricDef>(m: D, labels: Partial<Record<LabelOf<D>, string>>, le: number, values: string): InputSeries[] {
-  return [String(le), '+Inf'].map((b) => ({ series: `${m.name}_bucket${quoteLabels({ ...(labels as Record<string, string>), le: b })}`, values }));
+  return [String(le), '+Inf'].map((b) => ({ series: rec(`${m.name}_bucket`, { ...(labels as Record<string, string>), le: b }), values }));
 }
 /** a counter rising `perMinute` each minute for `minutes` */
 const rising = (perMinute: number, minutes: number) => `0+${perMinute}x${minutes}`;
@@ -517,4 +513,3 @@ export function renderAlertRule(s: AscodeSettings, fam: AlertFamily, rule: Alert
   };
 }
 
-export { DASHBOARDS };

@@ -172,13 +172,3 @@ export function buildDashboard(s: AscodeSettings, spec: DashboardSpec): dash.Das
   }
   return b.build();
 }
-
-/** Every PromQL expression of a built dashboard, with where it sits (for checks and the e2e test). */
-export function dashboardExpressions(d: dash.Dashboard): { panel: string; expr: string; instant: boolean }[] {
-  const out: { panel: string; expr: string; instant: boolean }[] = [];
-  for (const p of d.panels ?? []) {
-    const targets = (p as dash.Panel).targets as { expr?: string; instant?: boolean }[] | undefined;
-    for (const t of targets ?? []) if (t.expr) out.push({ panel: (p as dash.Panel).title ?? '', expr: t.expr, instant: t.instant === true });
-  }
-  return out;
-}
