@@ -15,9 +15,8 @@ WORKDIR /app
 # files stay owned by root: the process can read them, never rewrite them
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
+# npm run build also copies the live page's static files to dist/page
 COPY --from=build /app/dist ./dist
-# the live page's static files, served from beside dist/server
-COPY --from=build /app/src/page ./dist/page
 # uid 1000, the `node` user of the base image; k8s/ pins the same uid
 USER node
 EXPOSE 9477
