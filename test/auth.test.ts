@@ -84,7 +84,7 @@ describe('bearer tokens', () => {
     expect(ok.opened).toBe(true);
     expect(ok.ws.protocol).toBe('wfx.v1'); // the token is not echoed back
     await ok.subscribe({});
-    await publish(a.url, [tailEvent('authed')]); // ingest is not this to protect
+    await publish(a.url, [tailEvent('authed')], OPERATOR);
     await ok.waitEvents(1);
     expect(ok.ids()).toEqual(['authed']);
     const header = await TailTestClient.connect(a.url, { headers: bearer(OPERATOR) });

@@ -89,9 +89,11 @@ export function tailEvent(id: string, fields: Record<string, unknown> = {}): Rec
   return { id, type: 'task.completed', time: new Date().toISOString(), source: 'orchestrator', ...fields };
 }
 
-/** POSTs events to the exporter's http source; throws unless every one was accepted. */
-export async function publish(url: string, events: Record<string, unknown>[]): Promise<void> {
-  const res = await fetch(`${url}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
+/** POSTs events to the exporter's http source (with a bearer token when given); throws unless every one was accepted. */
+export async function publish(url: string, events: Record<string, unknown>[], token?: string): Promise<void> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`${url}/api/events`, { method: 'POST', headers, body: JSON.stringify(events) });
   const body = (await res.json()) as { accepted: number; rejected: number; errors: unknown[] };
   if (res.status !== 202 || body.accepted !== events.length) throw new Error(`publish failed: ${res.status} ${JSON.stringify(body)}`);
 }
