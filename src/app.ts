@@ -1,5 +1,6 @@
 // createApp(config) builds the pipeline, its sources and sinks, and the HTTP server; it never listens.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import helmet from '@fastify/helmet';
 import websocket from '@fastify/websocket';
 import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
@@ -24,7 +25,7 @@ import { Auth, authPlugin } from './server/auth.js';
 import { controlPlugin } from './server/control.js';
 import { debugPlugin } from './server/debug.js';
 import { runsPlugin } from './server/runs.js';
-import { pagePlugin } from './server/page.js';
+import { CONTENT_SECURITY_POLICY, pagePlugin } from './server/page.js';
 import { tailWsPlugin } from './server/tail-ws.js';
 import { DeadLetters } from './sinks/dead-letters/dead-letters.js';
 import { MetricsSink } from './sinks/metrics/sink.js';
@@ -92,7 +93,7 @@ export interface App {
 /** Source configs with the defaults filled in: an http source unless disabled, a demo source with --demo. */
 export function effectiveSources(config: Config): SourceConfig[] {
   const list = [...config.sources];
-  if (config.http && !list.some((s) => s.kind === 'http')) list.push({ kind: 'http', format: 'auto', bodyLimitBytes: 1 << 20, maxEventsPerRequest: 10_000 });
+  if (config.http && !list.some((s) => s.kind === 'http')) list.push({ kind: 'http', format: 'auto', bodyLimitBytes: 1 << 20, maxEventsPerRequest: 10_000, rateLimit: { max: 0, timeWindowMs: 1000 } });
   if (config.demo && !list.some((s) => s.kind === 'demo')) list.push({ kind: 'demo', format: 'auto', rate: 40, timeScale: 1 });
   const names = new Set<string>();
   for (const [i, s] of list.entries()) {
@@ -101,6 +102,16 @@ export function effectiveSources(config: Config): SourceConfig[] {
     names.add(name);
   }
   return list;
+}
+
+/** "default-src 'none'; script-src 'self'" as helmet's directives object. */
+function cspDirectives(policy: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const d of policy.split(';')) {
+    const [name, ...values] = d.trim().split(/\s+/);
+    if (name) out[name] = values;
+  }
+  return out;
 }
 
 export function createApp(config: Config, opts: AppOptions = {}): App {
@@ -247,11 +258,20 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     },
   };
 
+  // security headers on every response; the page's strict CSP (server/page.ts) is the policy for all
+  server.register(helmet, { contentSecurityPolicy: { useDefaults: false, directives: cspDirectives(CONTENT_SECURITY_POLICY) }, hsts: false });
   server.register(websocket, { options: { maxPayload: 64 * 1024 } });
   server.register(metricsPlugin, { registry });
   server.register(healthPlugin, { sources: () => sources, shuttingDown: () => app.shuttingDown });
-  server.register(deadLettersPlugin, { deadLetters });
-  if (http) server.register(ingestPlugin, { source: http, metrics, deadLetters });
+  // dead letters keep raw rejected messages: readable with the read role, like the history
+  server.register(async (scope) => {
+    scope.addHook('onRequest', auth.require('read'));
+    await scope.register(deadLettersPlugin, { deadLetters });
+  });
+  if (http) {
+    const hc = sourceConfigs.get(http.name) as Extract<SourceConfig, { kind: 'http' }>;
+    server.register(ingestPlugin, { source: http, metrics, deadLetters, guard: auth.require('ingest'), rateLimit: hc.rateLimit });
+  }
   server.register(authPlugin, { auth });
   server.register(tailWsPlugin, { tail, auth, metrics });
   server.register(sseApiPlugin, { tail, auth, metrics });

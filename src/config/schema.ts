@@ -100,6 +100,14 @@ const httpSource = z
     ...decodeOptions,
     bodyLimitBytes: z.number().int().min(1024).max(64 << 20).default(DEFAULT_BODY_LIMIT),
     maxEventsPerRequest: z.number().int().min(1).default(10_000),
+    rateLimit: z
+      .object({
+        max: z.number().int().min(0).default(0).describe('requests per client address per window; 0 turns the limit off'),
+        timeWindowMs: z.number().int().min(100).default(1000),
+      })
+      .strict()
+      .prefault({})
+      .describe('throttles POST /api/events per client with 429; off by default: producers are usually trusted services'),
   })
   .strict();
 
@@ -308,7 +316,9 @@ export const configSchema = z
             z
               .object({
                 name: z.string().min(1).max(64).describe('who holds the token; appears in audit entries, never the token'),
-                role: z.enum(['read', 'operator']).describe('read: tail, history, export, snapshot; operator: all of that and the control endpoints'),
+                role: z
+                  .enum(['read', 'ingest', 'operator'])
+                  .describe('read: tail, history, export, snapshot, dead letters; ingest: POST /api/events only; operator: all of that and the control endpoints'),
                 tokenFile: z.string().min(1).optional().describe('file holding the token (one per line, to rotate); preferred'),
                 token: z.string().min(16).optional().describe('the token inline; prefer tokenFile so it stays out of config files'),
               })
@@ -316,7 +326,7 @@ export const configSchema = z
               .refine((t) => (t.token === undefined) !== (t.tokenFile === undefined), 'give exactly one of token and tokenFile'),
           )
           .default([])
-          .describe('when any token is configured, the tail, history, export and snapshot need a read token'),
+          .describe('when any token is configured, the tail, history, export, snapshot and dead letters need a read token and POST /api/events an ingest token'),
         allowedOrigins: z
           .array(z.string().min(1))
           .default([])

@@ -6,8 +6,9 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 
-export type Role = 'read' | 'operator';
-const RANK: Record<Role, number> = { read: 1, operator: 2 };
+export type Role = 'read' | 'ingest' | 'operator';
+// operator may do everything; read and ingest only their own, so a producer's token cannot read the tail
+const allows = (have: Role, need: Role) => have === 'operator' || have === need;
 
 export interface Principal {
   /** the configured name of the token holder (never the token) */
@@ -19,7 +20,7 @@ export interface Principal {
 export const ANONYMOUS: Principal = { name: 'anonymous', role: 'operator' };
 
 /** The closed set of reasons a request is refused; label values of the auth rejection counter. */
-export const AUTH_FAILURES = ['missing_token', 'invalid_token', 'insufficient_role', 'origin_not_allowed'] as const;
+export const AUTH_FAILURES = ['missing_token', 'invalid_token', 'insufficient_role', 'origin_not_allowed', 'rate_limited'] as const;
 export type AuthFailure = (typeof AUTH_FAILURES)[number];
 
 /** Browsers cannot set headers on a WebSocket: the token rides as the subprotocol `bearer.<token>`. */
@@ -129,7 +130,7 @@ export class Auth {
     }
     const p = this.authenticate(token);
     if (!p) return { ok: false, status: 401, reason: 'invalid_token', message: 'the bearer token is not valid' };
-    if (RANK[p.role] < RANK[role]) return { ok: false, status: 403, reason: 'insufficient_role', message: `this needs the ${role} role` };
+    if (!allows(p.role, role)) return { ok: false, status: 403, reason: 'insufficient_role', message: `this needs the ${role} role` };
     return { ok: true, principal: p };
   }
 

@@ -9,7 +9,7 @@ import { MAX_ID } from '../events/schema.js';
 import type { Metrics } from '../sinks/metrics/registry.js';
 import type { AuditEntry, AuditLog } from './audit.js';
 
-export type Role = 'read' | 'operator';
+export type Role = 'read' | 'ingest' | 'operator'; // the roles of server/auth.ts
 export type Hook = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
 /** What control needs from auth (server/auth.ts): role hooks and who passed them. */

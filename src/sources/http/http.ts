@@ -1,5 +1,6 @@
 // The http source: POST /api/events with one event, a JSON array, or NDJSON; size-limited.
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyPluginAsync, onRequestHookHandler } from 'fastify';
 import type { BatchHandler, BatchResult, RawMessage, Source, SourceStatus } from '../../pipeline/types.js';
 import type { Metrics } from '../../sinks/metrics/registry.js';
 import type { DeadLetters } from '../../sinks/dead-letters/dead-letters.js';
@@ -62,10 +63,23 @@ export interface IngestOptions {
   source: HttpSource;
   metrics: Metrics;
   deadLetters: DeadLetters;
+  /** an onRequest hook that refuses callers without the ingest role (server/auth.ts) */
+  guard?: onRequestHookHandler;
+  /** per client address; max 0 is off */
+  rateLimit?: { max: number; timeWindowMs: number };
 }
 
 export const ingestPlugin: FastifyPluginAsync<IngestOptions> = async (app: FastifyInstance, opts) => {
   const { source, metrics, deadLetters } = opts;
+  // both stay inside this plugin: they guard ingest, not the rest of the server
+  if (opts.rateLimit && opts.rateLimit.max > 0) {
+    await app.register(rateLimit, {
+      max: opts.rateLimit.max,
+      timeWindow: opts.rateLimit.timeWindowMs,
+      onExceeded: () => metrics.authRejected.labels('rate_limited').inc(),
+    });
+  }
+  if (opts.guard) app.addHook('onRequest', opts.guard);
   // Parsers registered here stay inside this plugin: other routes keep Fastify's JSON parser.
   app.addContentTypeParser(
     ['application/json', 'text/plain', 'application/cloudevents+json', 'application/cloudevents-batch+json', ...NDJSON_TYPES],
