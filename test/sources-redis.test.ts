@@ -122,7 +122,7 @@ describe('redis-streams source', () => {
     try {
       expect(value(await t.scrape(), 'workflow_runs_active', { workflow_type: 'release', state: 'running' })).toBe(2);
       await t.app.server.inject({ method: 'POST', url: '/api/events', payload: [
-        { id: 'e', type: 'workflow.completed', time: new Date(t0 + 42_500).toISOString(), source: 'o', workflow: wf },
+        { id: 'e', type: 'workflow.completed', time: new Date(t0 + 42_500).toISOString(), source: 'o', workflow: { id: wf.id, type: 'unknown' } },
         // a redelivered end (same id): dropped as a duplicate, no second duration, counted
         { id: 'e', type: 'workflow.completed', time: new Date(t0 + 42_500).toISOString(), source: 'o', workflow: wf },
       ] });

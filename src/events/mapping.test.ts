@@ -116,8 +116,10 @@ describe('compileMapping', () => {
     expect(e).toEqual({ source: 'github-actions', type: 'workflow.started', workflow: { type: 'unnamed' }, priority: 'normal' });
   });
 
-  it('scales numbers only; text is passed on for validation to judge', () => {
-    expect(mapper(run('completed', { run_duration_s: '42.5' }), undefined).duration_ms).toBe('42.5');
+  it('scales numeric text (stream fields arrive as text); other text is passed on for validation to judge', () => {
+    expect(mapper(run('completed', { run_duration_s: '42.5' }), undefined).duration_ms).toBe(42500);
+    expect(mapper(run('completed', { run_duration_s: 'soon' }), undefined).duration_ms).toBe('soon');
+    expect(mapper(run('completed', { run_duration_s: '' }), undefined).duration_ms).toBe('');
   });
 
   it('rejects a message the match does not cover with reason unmapped, saying why', () => {

@@ -59,6 +59,8 @@ export function compileMapping(cfg: MappingConfig): Mapper {
         const key = String(v);
         v = Object.prototype.hasOwnProperty.call(spec.map, key) ? spec.map[key] : spec.default ?? v;
       }
+      // stream entries written field by field carry numbers as text: scale those too
+      if (typeof v === 'string' && spec.scale !== undefined && v.trim() !== '' && Number.isFinite(Number(v))) v = Number(v);
       if (typeof v === 'number' && spec.scale !== undefined) v = v * spec.scale;
       return v;
     };

@@ -7,7 +7,7 @@ import { createNormalizer, type NormalizeOptions, type Normalizer } from '../eve
 import type { WorkflowEvent } from '../events/schema.js';
 import type { DeadLetter, DeadLetters } from '../sinks/dead-letters/dead-letters.js';
 import type { Metrics } from '../sinks/metrics/registry.js';
-import { opFor, type LifecycleOp, type LifecycleStore } from '../sinks/state/lifecycle.js';
+import { opFor, UNKNOWN, type LifecycleOp, type LifecycleStore } from '../sinks/state/lifecycle.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
 import type { EventAccounting } from './accounting.js';
 import type { BatchHandler, BatchResult, ProcessedBatch, RawMessage, RejectedItem, Sink } from './types.js';
@@ -141,6 +141,10 @@ export class Pipeline {
     for (let j = 0; j < ops.length; j++) {
       const i = opIndex[j];
       const start = starts[j];
+      // an end event that does not name its workflow type takes the one its start recorded
+      const st = ops[j].startType;
+      const wf = events[i].workflow;
+      if (st !== undefined && wf && wf.type === UNKNOWN && st !== UNKNOWN) wf.type = st;
       if (start === start && durations[i] !== durations[i]) {
         const d = (timesMs[i] - start) / 1000;
         if (d >= 0) durations[i] = d;

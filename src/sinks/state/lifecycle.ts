@@ -32,6 +32,8 @@ export interface LifecycleOp {
   run: string;
   workflowType: string;
   timeMs: number;
+  /** set by the store on a matched end: the workflow type recorded at start (ends often omit it) */
+  startType?: string;
 }
 
 export interface LifecycleStore {

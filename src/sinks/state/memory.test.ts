@@ -42,7 +42,9 @@ describe('MemoryLifecycleStore', () => {
       { workflow_type: 'ft', state: 'running', count: 1 },
       { workflow_type: 'ft', state: 'paused', count: 1 },
     ]);
-    expect(s.apply([W('a', 9000, 'X')])).toEqual([1000]);
+    const end = W('a', 9000, 'X');
+    expect(s.apply([end])).toEqual([1000]);
+    expect(end.startType).toBe('ft');
     expect(s.activeRuns()).toEqual([
       { workflow_type: 'ft', state: 'running', count: 1 },
       { workflow_type: 'ft', state: 'paused', count: 0 },

@@ -50,6 +50,7 @@ export class MemoryLifecycleStore implements LifecycleStore {
           this.open.delete(o.key);
           if (cur.workflow) this.bump(cur.workflowType, cur.state, -1);
           out[i] = cur.startMs;
+          o.startType = cur.workflowType;
           break;
         case 'P':
         case 'R': {

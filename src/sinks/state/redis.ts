@@ -32,7 +32,7 @@ for i = 1, n do
       if op == 'X' or op == 'E' then
         redis.call('DEL', k)
         if op == 'X' then redis.call('ZREM', prefix .. ':active:' .. swt .. ':' .. st, srun) end
-        out[i] = s
+        out[i] = s .. SEP .. swt
       else
         local nx = 'running'
         if op == 'P' then nx = 'paused' end
@@ -89,7 +89,12 @@ export class RedisLifecycleStore implements LifecycleStore {
       if (r === 'd') this.countAnomaly('duplicate_start');
       else if (r === 'm') this.countAnomaly('end_without_start');
       else if (r === 'q') this.countAnomaly('pause_without_start');
-      else if (r !== 'n' && r !== 'p') out[i] = Number(r);
+      else if (r !== 'n' && r !== 'p') {
+        // a matched end answers "<start ms>\x1f<workflow type at start>"
+        const sep = r.indexOf('\x1f');
+        out[i] = Number(sep < 0 ? r : r.slice(0, sep));
+        if (sep >= 0) ops[i].startType = r.slice(sep + 1);
+      }
     }
     return out;
   }
