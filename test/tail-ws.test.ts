@@ -170,6 +170,26 @@ describe('GET /ws/events', () => {
     expect(slow.ids().at(-1)).toBe(order.at(-1)); // the newest are kept, the oldest shed
   });
 
+  test('a client that does not read gets no replay on top of its backlog: it is counted as dropped', async () => {
+    const a = await app({ maxBufferedBytes: 16 * 1024, subscribeRate: 100, subscribeBurst: 100 });
+    const pad = 'x'.repeat(2000);
+    for (let k = 0; k < 5; k++) await publish(a.url, Array.from({ length: 200 }, (_, i) => tailEvent(`b${k}-${i}`, { attributes: { pad } })));
+    const c = await client(a);
+    const socket = (c.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause();
+    // each replay is ~2 MB; once the socket is backed up further replays are refused, not buffered
+    for (let i = 0; i < 40; i++) c.send({ type: 'subscribe', filter: {}, replay: 1000 });
+    await waitFor('replays refused', () => a.app.tail.clientStats()[0]?.dropped > 0);
+    const st = a.app.tail.clientStats()[0];
+    expect(st.buffered).toBeLessThan(40 * 1000 * 2000); // not every replay is held in memory
+    expect(st.delivered + st.dropped).toBe(40 * 1000);
+    socket.resume();
+    await waitFor('all acknowledgements', () => c.framesOf('subscribed').length === 40, 30_000);
+    const replayed = c.framesOf('subscribed').reduce((n, f) => n + (f.replayed as number), 0);
+    expect(replayed).toBe(st.delivered);
+    expect(c.events.length).toBe(replayed);
+  });
+
   test('limits: clients, message size and message rate close with a code and a reason, counted', async () => {
     const a = await app({ maxClients: 2, maxMessageBytes: 1024, subscribeRate: 1, subscribeBurst: 3 });
     const c1 = await client(a);

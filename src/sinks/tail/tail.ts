@@ -204,10 +204,14 @@ export class TailSink implements Sink {
     const n = Math.min(replay, this.config.maxReplay);
     if (n <= 0) return { replayed: 0, resumed: false };
     const r = this.history.replay(match, n, after, resumeOnly);
-    if (r.entries.length > 0) {
-      c.deliver(r.entries, 0, true);
-      c.delivered += r.entries.length;
+    if (r.entries.length === 0) return { replayed: 0, resumed: r.resumed };
+    if (c.buffered() > this.config.maxBufferedBytes) {
+      // a client that does not read cannot make us buffer replay after replay: it misses them, counted
+      this.countDropped(c, r.entries.length);
+      return { replayed: 0, resumed: r.resumed };
     }
+    c.deliver(r.entries, 0, true);
+    c.delivered += r.entries.length;
     return { replayed: r.entries.length, resumed: r.resumed };
   }
 
