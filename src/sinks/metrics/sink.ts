@@ -4,13 +4,14 @@ import type { CardinalityGuard } from '../../pipeline/guard.js';
 import type { ProcessedBatch, Sink } from '../../pipeline/types.js';
 import { outcomeOf, UNKNOWN } from '../state/lifecycle.js';
 import type { Metrics } from './registry.js';
+import { CounterSeries, HistogramSeries } from './series.js';
 
 type Inc = { inc(v?: number): void };
 type Obs = { observe(v: number): void };
 
 /**
- * Caches label children by their joined values: prom-client hashes a label object on every
- * inc(); a Map lookup on one string is several times cheaper on the hot path.
+ * Caches series handles by their joined label values: a Map lookup on one string, then the handle
+ * adds to the series directly (series.ts) where prom-client would hash a label object per call.
  */
 export class Children<T> {
   private readonly map = new Map<string, T>();
@@ -28,10 +29,10 @@ export class Children<T> {
 }
 
 export function counterChildren(m: Counter<string>): Children<Inc> {
-  return new Children((v) => m.labels(...v));
+  return new Children((v) => new CounterSeries(m, v));
 }
 export function histogramChildren(m: Histogram<string>): Children<Obs> {
-  return new Children((v) => m.labels(...v));
+  return new Children((v) => new HistogramSeries(m, v));
 }
 
 export class MetricsSink implements Sink {
