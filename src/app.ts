@@ -12,6 +12,7 @@ import type { Otel } from './otel/index.js';
 import { EventAccounting, OrderedLifecycleStore } from './pipeline/accounting.js';
 import { CardinalityGuard } from './pipeline/guard.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { compileRedaction } from './pipeline/redact.js';
 import type { Source } from './pipeline/types.js';
 import { healthPlugin, readiness } from './server/health.js';
 import { deadLettersPlugin } from './server/dead-letters.js';
@@ -192,7 +193,14 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
 
   const auth = new Auth(config.auth, (reason) => metrics.authRejected.labels(reason).inc());
   // added last: the tail shows events the metrics have already counted
-  const tail = new TailSink({ config: config.tail, metrics, logger, now: opts.now, activeRuns: () => metrics.providers.activeRuns?.() ?? [] });
+  const tail = new TailSink({
+    config: config.tail,
+    metrics,
+    logger,
+    now: opts.now,
+    activeRuns: () => metrics.providers.activeRuns?.() ?? [],
+    redact: compileRedaction(config.redact),
+  });
   pipeline.addSink(tail);
 
   const server = Fastify({

@@ -37,6 +37,8 @@ export interface TailDeps {
   logger: Logger;
   now?: () => number;
   activeRuns?: () => Promise<ActiveRun[]> | ActiveRun[];
+  /** the redacted copy of an event (pipeline/redact.ts); every event the tail keeps goes through it */
+  redact?: (event: WorkflowEvent) => WorkflowEvent;
 }
 
 export interface SubscribeResult {
@@ -71,8 +73,9 @@ export class TailSink implements Sink {
     const { events, durations, source, receivedAtMs } = batch;
     const fanOut = this.clients.size > 0;
     const entries: TailEntry[] | undefined = fanOut ? new Array(events.length) : undefined;
+    const redact = this.deps.redact;
     for (let i = 0; i < events.length; i++) {
-      const entry = this.history.push(events[i], source, receivedAtMs);
+      const entry = this.history.push(redact ? redact(events[i]) : events[i], source, receivedAtMs);
       this.stats.add(events[i], durations[i]);
       if (entries) entries[i] = entry;
     }
@@ -94,7 +97,8 @@ export class TailSink implements Sink {
 
   /** Events that arrived before this process started (read back from the stream), oldest first. */
   preload(items: { event: WorkflowEvent; source: string; receivedAtMs: number }[]): void {
-    for (const it of items) this.history.push(it.event, it.source, it.receivedAtMs);
+    const redact = this.deps.redact;
+    for (const it of items) this.history.push(redact ? redact(it.event) : it.event, it.source, it.receivedAtMs);
   }
 
   /**
