@@ -37,24 +37,16 @@ export interface OtelDeps {
 
 const ok = 0; // ExportResultCode.SUCCESS
 
-/** Counts every export by result, so a dead collector shows in workflow_exporter_otlp_exports_total. */
-function countedMetricExporter(e: PushMetricExporter, metrics: Metrics, logger: Logger): PushMetricExporter {
-  const exportFn = e.export.bind(e);
-  e.export = (data, done) =>
-    exportFn(data, (r) => {
-      metrics.otlpExports.labels('metrics', r.code === ok ? 'ok' : 'error').inc();
-      if (r.code !== ok) logger.warn({ err: r.error }, 'OTLP metrics export failed');
-      done(r);
-    });
-  return e;
-}
+type Result = { code: number; error?: Error };
+type Exporter<T> = { export(items: T, done: (r: Result) => void): void };
 
-function countedSpanExporter(e: SpanExporter, metrics: Metrics, logger: Logger): SpanExporter {
+/** Counts every export by result, so a dead collector shows in workflow_exporter_otlp_exports_total. */
+function counted<T, E extends Exporter<T>>(e: E, signal: 'metrics' | 'traces', metrics: Metrics, logger: Logger): E {
   const exportFn = e.export.bind(e);
-  e.export = (spans, done) =>
-    exportFn(spans, (r) => {
-      metrics.otlpExports.labels('traces', r.code === ok ? 'ok' : 'error').inc();
-      if (r.code !== ok) logger.warn({ err: r.error }, 'OTLP traces export failed');
+  e.export = (items: T, done: (r: Result) => void) =>
+    exportFn(items, (r) => {
+      metrics.otlpExports.labels(signal, r.code === ok ? 'ok' : 'error').inc();
+      if (r.code !== ok) logger.warn({ err: r.error, signal }, 'OTLP export failed');
       done(r);
     });
   return e;
@@ -69,11 +61,7 @@ export async function startOtel({ config, registry, metrics, logger }: OtelDeps)
 
   if (config.metrics) {
     const exponential = config.histograms === 'exponential';
-    const exporter = countedMetricExporter(
-      new OTLPMetricExporter({ url: `${base}/v1/metrics`, timeoutMillis: config.timeoutMs }),
-      metrics,
-      logger,
-    );
+    const exporter: PushMetricExporter = counted(new OTLPMetricExporter({ url: `${base}/v1/metrics`, timeoutMillis: config.timeoutMs }), 'metrics', metrics, logger);
     const reader = new PeriodicExportingMetricReader({
       exporter,
       exportIntervalMillis: config.intervalMs,
@@ -89,7 +77,7 @@ export async function startOtel({ config, registry, metrics, logger }: OtelDeps)
   }
 
   if (config.traces) {
-    const exporter = countedSpanExporter(new OTLPTraceExporter({ url: `${base}/v1/traces`, timeoutMillis: config.timeoutMs }), metrics, logger);
+    const exporter: SpanExporter = counted(new OTLPTraceExporter({ url: `${base}/v1/traces`, timeoutMillis: config.timeoutMs }), 'traces', metrics, logger);
     tracerProvider = new BasicTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: SPAN_BATCH_DELAY_MS })] });
     tracer = new BatchTracer(tracerProvider.getTracer(SCOPE.name, VERSION), config.maxEventIdsPerSpan);
   }

@@ -4,6 +4,7 @@
 import type { Attributes, Meter } from '@opentelemetry/api';
 import { ALL_METRICS } from '../sinks/metrics/catalog.js';
 import type { Metrics } from '../sinks/metrics/registry.js';
+import { publicApiOnly } from '../sinks/metrics/series.js';
 import { unitOf } from './bridge.js';
 
 type Child = { observe(v: number): void };
@@ -30,6 +31,9 @@ export function tapHistograms(metrics: Metrics, meter: Meter): void {
     const h = byName.get(def.name);
     if (!h) continue;
     const otel = meter.createHistogram(def.name, { description: def.help, unit: unitOf(def.name) });
+    // the sinks' series handles would otherwise write prom-client's record directly after the
+    // first call and bypass the wrapper below; installed before any event, so every handle obeys
+    publicApiOnly(h);
     const labels = h.labels.bind(h);
     const observe = h.observe.bind(h);
     // children are cached by the sinks, so the wrapped child carries its attributes once

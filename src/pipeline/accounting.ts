@@ -194,10 +194,6 @@ export class OrderedLifecycleStore implements LifecycleStore {
     return this.inner.activeRuns();
   }
 
-  openRunsBefore(beforeMs: number) {
-    return this.inner.openRunsBefore ? this.inner.openRunsBefore(beforeMs) : Promise.resolve([]);
-  }
-
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -10,6 +10,14 @@ const { hashObject } = createRequire(import.meta.url)('prom-client/lib/util') as
   hashObject(labels: Labels, labelNames?: string[]): string;
 };
 
+/** Metrics whose every call must take the public API (OpenTelemetry's exponential tap wraps it). */
+const PUBLIC_ONLY = new WeakSet<object>();
+
+/** Handles created from now on for `metric` call its public inc/observe, so a wrapper sees each call. */
+export function publicApiOnly(metric: object): void {
+  PUBLIC_ONLY.add(metric);
+}
+
 /** What prom-client 15 keeps per metric; read defensively, every mismatch takes the public API. */
 interface Internals<E> {
   labelNames?: string[];
@@ -39,7 +47,7 @@ class SeriesRecord<E> {
     const names = metric.labelNames ?? [];
     this.labels = {};
     for (let i = 0; i < names.length; i++) this.labels[names[i]] = values[i];
-    if (Array.isArray(metric.sortedLabelNames) && metric.enableExemplars !== true) this.key = hashObject(this.labels, metric.sortedLabelNames);
+    if (Array.isArray(metric.sortedLabelNames) && metric.enableExemplars !== true && !PUBLIC_ONLY.has(metric)) this.key = hashObject(this.labels, metric.sortedLabelNames);
   }
 
   /** The live record, or undefined when this call must take the public API. */
