@@ -1,7 +1,8 @@
-// The exporter process itself under SIGTERM (drain and ack in flight) and SIGKILL mid-batch, on NATS
+// The exporter process itself under SIGTERM (drain and ack in flight, tail clients closed with 1001) and SIGKILL mid-batch, on NATS
 // and on Redis: every published event counted at least once across the old and the new process.
 // This is also the restart test of the core exporter (kill mid-stream, start again, nothing lost).
 import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { value } from '../helpers/metrics.js';
 import { Processes, sleep, until, type Exporter } from '../helpers/processes.js';
 import { counted, countedBy, natsTraffic, redisTraffic, report, type Traffic } from './traffic.js';
@@ -42,17 +43,35 @@ function shutdownFigures(e: Exporter): { received: number; accepted: number; rej
 }
 
 describe.each<Bus>(['nats', 'redis'])('exporter process signals on %s', (kind) => {
-  it('SIGTERM: drains and acks what it holds, exits 0; the next process counts the rest without duplicates', async () => {
-    const { config, traffic } = await bus(kind);
+  it('SIGTERM: drains and acks the batch in flight, closes tail clients with 1001, exits 0; the next process counts the rest without duplicates', async () => {
+    // as in the SIGKILL test, a stalled state store holds a batch in flight when the signal comes
+    const state = await procs.redis();
+    const { config, traffic } = await bus(kind, { state: { backend: 'redis', redisUrl: state.url, prefix: `term-${kind}` } });
     const exporter = await procs.exporter(config);
     try {
       traffic.start(RATE);
       await until('traffic counted', async () => (await countedBy([exporter])) >= RATE);
+      // a live-tail client watching when the signal comes: it must be told "going away" (1001)
+      const ws = new WebSocket(`${exporter.url.replace('http', 'ws')}/ws/events`);
+      const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+      await new Promise((r) => ws.on('open', r));
+      ws.send(JSON.stringify({ type: 'subscribe', filter: {} }));
+      state.suspend();
+      await until('a batch in flight', async () => {
+        const text = await exporter.metrics();
+        return value(text, 'workflow_exporter_events_received_total') > counted(text);
+      });
       const termAt = Date.now();
-      const exit = await exporter.terminate();
+      exporter.signal('SIGTERM');
+      // draining: not ready, still answering, the batch waits on the store
+      await until('readyz false while draining', async () => (await exporter.get('/readyz').catch(() => undefined))?.status === 503);
+      expect(exporter.alive).toBe(true);
+      state.resume();
+      const exit = await exporter.exited;
       const drainMs = Date.now() - termAt;
       expect(exit).toEqual({ code: 0, signal: null });
-      // the counters die with the process; its last log line carries them
+      expect(await closed).toBe(1001);
+      // the counters die with the process; its last log line carries them, the drained batch included
       const first = shutdownFigures(exporter).accepted;
       expect(first).toBeGreaterThanOrEqual(RATE);
       await exporter.start(); // same config, same port: the next process of this replica
@@ -65,7 +84,7 @@ describe.each<Bus>(['nats', 'redis'])('exporter process signals on %s', (kind) =
       await sleep(1500); // a lost ack would show as a redelivery here (ackWait 2 s)
       const total = first + (await countedBy([exporter]));
       const f = report({
-        fault: `exporter SIGTERM on ${kind} (drain ${drainMs} ms)`,
+        fault: `exporter SIGTERM on ${kind} with a batch in flight (exit ${drainMs} ms after the signal, store stalled meanwhile)`,
         published,
         counted: total,
         lost: Math.max(0, published - total),
