@@ -112,16 +112,21 @@ describe('operator controls on the live page', () => {
     }
   });
 
-  it('shows no controls to a read-only token', async () => {
-    t = await startApp({ auth });
-    await post([{ id: 'r-start', type: 'workflow.started', time: iso(Date.now()), source: 'orchestrator', workflow: wf }]);
+  it('lists runs with how overdue they are, but shows no controls to a read-only token', async () => {
+    t = await startApp({ auth, runs: { deadlines: { 'feature-dev': 60 } } });
+    // started 5 minutes ago with a 1-minute deadline: 4 minutes overdue
+    await post([{ id: 'r-start', type: 'workflow.started', time: iso(Date.now() - 300_000), source: 'orchestrator', workflow: wf }]);
     const page = await openPage(READER);
     try {
       await page.locator('.row[data-id="r-start"]').click();
       await page.locator('#detail:not([hidden])').waitFor();
-      // control.js has checked the role: neither the panel nor the detail offers a button
+      // control.js has checked the role: the run is listed with its state, and nothing offers a button
       await page.locator('html[data-control="none"]').waitFor({ state: 'attached' });
-      expect(await page.locator('#runs').isHidden()).toBe(true);
+      const row = page.locator(`#runs tr[data-run="${wf.id}"]`);
+      await row.waitFor({ state: 'visible' });
+      expect(await row.locator('[data-role="state"]').textContent()).toBe('running');
+      expect(await row.locator('td.overdue').textContent()).toMatch(/^4m \d+s$/);
+      expect(await page.locator('#runs button').count()).toBe(0);
       expect(await page.locator('#detail-actions button').count()).toBe(0);
       expect(await commands()).toEqual([]);
     } finally {

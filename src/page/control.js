@@ -1,6 +1,7 @@
 // @ts-check
-// Operator controls on the live page: pause, resume and cancel a run, each behind a confirmation
-// step, on the event detail and on every row of the runs panel; shown only to an operator token.
+// Operator controls on the live page: a runs panel (open runs seen here and the overdue runs the
+// exporter reports) for every reader, and pause, resume and cancel, each behind a confirmation step,
+// on its rows and on the event detail, shown only to an operator token.
 // The run's state changes when the platform's workflow.paused/resumed/cancelled event arrives, not
 // when the command is sent: the command is a request, the event is the fact.
 import { registerDetailAction } from './detail.js';
@@ -32,6 +33,7 @@ const OPEN = new Set(['running', 'paused', 'unknown']);
 /** @type {Map<string, Run>} */
 const runs = new Map();
 let operator = false;
+let reader = false;
 /** @type {{ runId: string, container: HTMLElement } | null} the detail view's control, redrawn on change */
 let detailSlot = null;
 
@@ -104,6 +106,7 @@ function renderControl(run, box) {
     err.dataset.role = 'error';
     box.append(err);
   }
+  if (!operator) return;
   for (const action of actionsFor(run.state)) {
     const b = /** @type {HTMLButtonElement} */ (el('button', `btn ctl ctl-${action}`, LABEL[action]));
     b.type = 'button';
@@ -165,11 +168,11 @@ function visibleRuns() {
 function redraw() {
   // a row's confirmation step survives redraws of other rows: only rows whose run changed are redrawn
   const rows = visibleRuns();
-  panel.hidden = !operator || rows.length === 0;
+  panel.hidden = !reader || rows.length === 0;
   const keep = new Map([...tbody.querySelectorAll('tr')].map((tr) => [/** @type {HTMLElement} */ (tr).dataset.run ?? '', /** @type {HTMLElement} */ (tr)]));
   const frag = document.createDocumentFragment();
   for (const run of rows) {
-    const sig = `${signature(run)}|${run.overdue ?? ''}|${run.type}`;
+    const sig = `${signature(run)}|${run.overdue ?? ''}|${run.type}|${operator}`;
     let tr = keep.get(run.id);
     if (!tr || tr.dataset.sig !== sig) {
       tr = el('tr');
@@ -214,7 +217,8 @@ async function refresh() {
     const w = who.ok ? await who.json() : null;
     // with no token configured the server refuses control, so nobody sees the buttons
     operator = Boolean(w && w.auth_required && w.role === 'operator');
-    if (operator) {
+    reader = w !== null;
+    if (reader) {
       const r = await fetch('/api/runs/overdue?limit=100', { headers: authHeader(), cache: 'no-store' });
       if (r.ok) {
         const body = /** @type {{ items: { workflow_id: string, workflow_type: string, state: string, overdue_seconds: number }[] }} */ (await r.json());
