@@ -6,9 +6,13 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CanonicalEventInput } from '../src/events/schema.js';
 import { startApp, waitFor, type TestApp } from './helpers/app.js';
+import { natsUrl, redisUrl, uniqueName } from './helpers/brokers.js';
 
 type AnyValue = { stringValue?: string; intValue?: number | string; doubleValue?: number; arrayValue?: { values?: AnyValue[] } };
 type KV = { key: string; value: AnyValue };
@@ -186,6 +190,59 @@ describe('OTLP output', () => {
     // counters still come from the registry
     expect(sumOf(rx.latest('workflow_events_total'))).toBe(7);
     expect(rx.traceBodies).toHaveLength(0);
+  });
+
+  it('traces a NATS and a Redis batch from hand-over through the sinks to the ack', async () => {
+    rx = new Receiver();
+    await rx.start();
+    const nurl = await natsUrl();
+    const rurl = await redisUrl();
+    const stream = uniqueName('WFX_OTEL');
+    const subject = uniqueName('wfx-otel');
+    const key = uniqueName('wfx-otel');
+    const nc = await connect({ servers: nurl });
+    const redis = new Redis(rurl);
+    try {
+      t = await startApp(
+        {
+          http: false,
+          sources: [
+            { kind: 'nats-jetstream', servers: [nurl], streams: [{ stream, subjects: [`${subject}.>`], durable: 'wfx' }], create: true },
+            { kind: 'redis-streams', url: rurl, keys: [key], group: 'wfx', startId: '0' },
+          ],
+          otlp: { endpoint: rx.url, intervalMs: 60_000 },
+        },
+        { listen: false },
+      );
+      const now = new Date().toISOString();
+      await jetstream(nc).publish(`${subject}.events`, JSON.stringify({ id: 'n-1', type: 'agent.heartbeat', time: now, source: 'o', agent: 'coder' }));
+      await redis.xadd(key, '*', 'data', JSON.stringify({ id: 'r-1', type: 'agent.heartbeat', time: now, source: 'o', agent: 'coder' }));
+      await waitFor('both batches acked and exported', async () => {
+        await t!.app.otel!.flush();
+        const names = rx!.spans().map((s) => s.name);
+        return names.includes('batch nats') && names.includes('batch redis') && names.filter((n) => n === 'ack').length === 2;
+      });
+      for (const [source, id, system] of [['nats', 'n-1', 'nats-jetstream'], ['redis', 'r-1', 'redis-streams']] as const) {
+        const batch = rx.spans().find((s) => s.name === `batch ${source}`)!;
+        expect(attr(batch.attributes, 'wfx.event_ids')?.arrayValue?.values?.map((v) => v.stringValue)).toEqual([id]);
+        const children = rx.spans().filter((s) => s.parentSpanId === batch.spanId);
+        expect(children.map((s) => s.name).sort()).toEqual(['ack', 'sink metrics', 'sink semantics', 'sink tail']);
+        const ack = children.find((s) => s.name === 'ack')!;
+        expect(str(attr(ack.attributes, 'wfx.ack'))).toBe('acked');
+        expect(str(attr(ack.attributes, 'messaging.system'))).toBe(system);
+      }
+      // the acks the spans report reached the brokers
+      const jsm = await jetstreamManager(nc);
+      await waitFor('nats ack', async () => (await jsm.consumers.info(stream, 'wfx')).num_ack_pending === 0);
+      expect(((await redis.xpending(key, 'wfx')) as unknown[])[0]).toBe(0);
+      await t.close();
+      t = undefined;
+      await jsm.streams.delete(stream);
+    } finally {
+      await redis.del(key);
+      redis.disconnect();
+      await nc.drain();
+    }
   });
 
   it('loads no OpenTelemetry module when the output is off', async () => {

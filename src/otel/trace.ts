@@ -4,6 +4,10 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import type { BatchHandler, ProcessedBatch, Sink } from '../pipeline/types.js';
 
+/** Source kinds that ack a batch after it went through the sinks (and call BatchResult.acked). */
+const ACKING = new Set(['nats-jetstream', 'redis-streams']);
+export const ACK_WAIT_MS = 30_000; // a batch span whose ack never comes ends after this, marked unconfirmed
+
 export class BatchTracer {
   // the batch span in scope across the awaits of one batch; sinks of concurrent batches never mix
   private readonly current = new AsyncLocalStorage<{ span: Span; ids: boolean }>();
@@ -20,19 +24,36 @@ export class BatchTracer {
         attributes: { 'messaging.system': kind, 'messaging.batch.message_count': messages.length, 'wfx.source': source },
       });
       return this.current.run({ span, ids: false }, async () => {
+        let r;
         try {
-          const r = await next(messages);
-          span.setAttributes({ 'wfx.accepted': r.accepted, 'wfx.rejected': r.rejected });
-          // the source acks as soon as this resolves: every sink took the batch
-          span.addEvent('released for ack');
-          return r;
+          r = await next(messages);
         } catch (err) {
           span.recordException(err as Error);
           span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-          throw err;
-        } finally {
           span.end();
+          throw err;
         }
+        span.setAttributes({ 'wfx.accepted': r.accepted, 'wfx.rejected': r.rejected });
+        // every sink took the batch: the source may ack now
+        span.addEvent('released for ack');
+        if (!ACKING.has(kind)) {
+          span.end();
+          return r;
+        }
+        // the ack is the source's: a child span from release to the source's call of acked()
+        const ack = this.tracer.startSpan('ack', { attributes: { 'messaging.system': kind } }, trace.setSpan(ROOT_CONTEXT, span));
+        let open = true;
+        const finish = (outcome: 'acked' | 'unconfirmed') => {
+          if (!open) return;
+          open = false;
+          clearTimeout(timer);
+          ack.setAttribute('wfx.ack', outcome);
+          ack.end();
+          span.end();
+        };
+        const timer = setTimeout(() => finish('unconfirmed'), ACK_WAIT_MS);
+        timer.unref();
+        return { ...r, acked: () => finish('acked') };
       });
     };
   }

@@ -26,6 +26,8 @@ export interface BatchResult {
   rejected: number;
   /** the first few rejections, for the HTTP response; all are counted and dead-lettered */
   errors: RejectedItem[];
+  /** set when batches are traced: a source that acks calls it once the ack is written */
+  acked?: () => void;
 }
 
 /** Called by a source with one batch; resolves once every sink took it. Only then may the source ack. */

@@ -5,7 +5,7 @@ import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { SourceConfig } from '../../config/schema.js';
 import { SourceError } from '../../errors.js';
-import type { BatchHandler, RawMessage, Source, SourceStatus } from '../../pipeline/types.js';
+import type { BatchHandler, BatchResult, RawMessage, Source, SourceStatus } from '../../pipeline/types.js';
 import type { DeadLetter, DeadLetterOutput } from '../../sinks/dead-letters/dead-letters.js';
 import type { Metrics } from '../../sinks/metrics/registry.js';
 
@@ -54,8 +54,9 @@ class ConsumerLoop {
       const m = msgs[i];
       raw[i] = { data: m.data, subject: m.subject, transportId: `${m.info.stream}:${m.seq}` };
     }
+    let result: BatchResult;
     try {
-      await this.handler(raw);
+      result = await this.handler(raw);
     } catch (err) {
       this.onError(err);
       for (const m of msgs) m.nak(FAILED_BATCH_NAK_MS);
@@ -68,6 +69,7 @@ class ConsumerLoop {
       // acks are buffered by the client and leave in one socket write at the end of this tick
       for (const m of msgs) m.ack();
     }
+    result.acked?.();
   }
 
   /** Stops pulling, then takes what is buffered and in flight through the handler and acks it. */

@@ -145,8 +145,9 @@ export class RedisStreamsSource implements Source {
   private async processEntries(handler: BatchHandler, key: string, entries: Entry[]): Promise<void> {
     if (entries.length === 0) return;
     const raw = this.toRaw(key, entries);
-    if (raw.length > 0) await handler(raw);
+    const result = raw.length > 0 ? await handler(raw) : undefined;
     await this.redis!.xack(key, this.cfg.group, ...entries.map((e) => e[0]));
+    result?.acked?.();
   }
 
   private async run(handler: BatchHandler): Promise<void> {
