@@ -131,7 +131,7 @@ describe('control over NATS', () => {
 
     const items = await auditItems();
     expect(items.map((e) => [e.outcome, e.status, e.action, e.who.name])).toEqual([
-      ['refused', 403, 'cancel', null],
+      ['refused', 403, 'cancel', 'dashboard'],
       ['refused', 401, 'cancel', null],
       ['refused', 401, 'cancel', null],
     ]);

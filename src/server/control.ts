@@ -16,7 +16,9 @@ export type Hook = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 export interface Authorizer {
   readonly enabled: boolean;
   require(role: Role): Hook;
-  principal(req: FastifyRequest): { name: string; role: Role } | undefined;
+  principal(req: FastifyRequest): { name: string; role: string } | undefined;
+  tokenFrom(req: FastifyRequest): string | undefined;
+  authenticate(token: string): { name: string; role: string } | undefined;
 }
 
 export interface ControlOptions {
@@ -40,7 +42,9 @@ export const controlPlugin: FastifyPluginAsync<ControlOptions> = async (app, o) 
   const operator = o.auth.require('operator');
 
   const who = (req: FastifyRequest): AuditEntry['who'] => {
-    const p = o.auth.principal(req);
+    // a refused caller never passed the hook: name the holder of a valid token of too low a role
+    const token = o.auth.tokenFrom(req);
+    const p = o.auth.principal(req) ?? (token ? o.auth.authenticate(token) : undefined);
     const ua = req.headers['user-agent'];
     return { name: p?.name ?? null, role: p?.role ?? null, ip: req.ip, ...(ua ? { user_agent: ua.slice(0, 256) } : {}) };
   };
