@@ -10,20 +10,35 @@ type Inc = { inc(v?: number): void };
 type Obs = { observe(v: number): void };
 
 /**
- * Caches series handles by their joined label values: a Map lookup on one string, then the handle
- * adds to the series directly (series.ts) where prom-client would hash a label object per call.
+ * Caches series handles by label values, one Map level per label: a lookup allocates nothing (a
+ * joined key would build a string per call), then the handle adds to the series directly
+ * (series.ts) where prom-client would hash a label object per call.
  */
 export class Children<T> {
-  private readonly map = new Map<string, T>();
+  private readonly one = new Map<string, T>();
+  private readonly two = new Map<string, Map<string, T>>();
+  private readonly three = new Map<string, Map<string, Map<string, T>>>();
   constructor(private readonly make: (values: string[]) => T) {}
+
   get(a: string, b?: string, c?: string): T {
-    const key = c !== undefined ? `${a}\u0000${b}\u0000${c}` : b !== undefined ? `${a}\u0000${b}` : a;
-    let child = this.map.get(key);
-    if (!child) {
-      const values = c !== undefined ? [a, b!, c] : b !== undefined ? [a, b] : [a];
-      child = this.make(values);
-      this.map.set(key, child);
+    if (b === undefined) {
+      let child = this.one.get(a);
+      if (child === undefined) this.one.set(a, (child = this.make([a])));
+      return child;
     }
+    if (c === undefined) {
+      let byB = this.two.get(a);
+      if (byB === undefined) this.two.set(a, (byB = new Map()));
+      let child = byB.get(b);
+      if (child === undefined) byB.set(b, (child = this.make([a, b])));
+      return child;
+    }
+    let byB = this.three.get(a);
+    if (byB === undefined) this.three.set(a, (byB = new Map()));
+    let byC = byB.get(b);
+    if (byC === undefined) byB.set(b, (byC = new Map()));
+    let child = byC.get(c);
+    if (child === undefined) byC.set(c, (child = this.make([a, b, c])));
     return child;
   }
 }
