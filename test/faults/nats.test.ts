@@ -6,9 +6,8 @@ import { runScenario } from './scenario.js';
 import { natsTraffic } from './traffic.js';
 
 const BATCH = 256;
-// the issue asks for 30 s; 20 s keeps the test under a minute on a loaded 2-core CI machine and still
-// spans many reconnect attempts (FAULT_DOWN_SECONDS=30 runs the full length)
-const DOWN_MS = Number(process.env.FAULT_DOWN_SECONDS ?? 20) * 1000;
+// 30 s down: the whole test takes ~38 s on the 2-core machine, inside its minute (FAULT_DOWN_SECONDS shortens it)
+const DOWN_MS = Number(process.env.FAULT_DOWN_SECONDS ?? 30) * 1000;
 const STALL_MS = 10_000;
 
 const procs = new Processes();

@@ -8,7 +8,7 @@ import { runScenario } from './scenario.js';
 import { counted, countedBy, redisTraffic, report } from './traffic.js';
 
 const BATCH = 500;
-const DOWN_MS = Number(process.env.FAULT_DOWN_SECONDS ?? 20) * 1000; // see nats.test.ts
+const DOWN_MS = Number(process.env.FAULT_DOWN_SECONDS ?? 30) * 1000; // see nats.test.ts
 const STALL_MS = 10_000;
 const KEY = 'fault:events';
 
