@@ -115,13 +115,14 @@ describe('GET /ws/events', () => {
   });
 
   test('heartbeat: a client that stops answering pings is dropped, one that answers stays', async () => {
-    const a = await app({ heartbeatIntervalMs: 100 });
+    // long enough that a busy test process still answers in time, short enough for a test
+    const a = await app({ heartbeatIntervalMs: 400 });
     const silent = await client(a, { autoPong: false });
     const alive = await client(a);
     await alive.subscribe({});
     const closed = await silent.waitClosed();
     expect(closed.code).toBe(1006); // terminated: no close frame for a peer that stopped answering
-    await sleep(600); // six more heartbeats
+    await sleep(1300); // three more heartbeats
     expect(alive.closed).toBeUndefined();
     expect(value(await a.scrape(), 'workflow_exporter_tail_clients', { transport: 'websocket' })).toBe(1);
     await publish(a.url, [tailEvent('after-heartbeats')]);
