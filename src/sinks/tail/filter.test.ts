@@ -1,7 +1,7 @@
 // Unit tests of tail filters: globs, ANDed fields, query parsing and validation messages.
 import { describe, expect, test } from 'vitest';
 import type { WorkflowEvent } from '../../events/schema.js';
-import { compileFilter, FilterError, filterFromQuery, parseFilter, type TailFilter } from './filter.js';
+import { compileFilter, FilterError, filterFromQuery, globMatch, parseFilter, type TailFilter } from './filter.js';
 import { TailEntry } from './history.js';
 
 const ev = (e: Partial<WorkflowEvent> & { id: string; type: string }): TailEntry =>
@@ -23,6 +23,21 @@ describe('compileFilter', () => {
     expect(ids({ types: ['task.*', 'agent.heartbeat'] })).toEqual(['a', 'b', 'd']);
     expect(ids({ types: ['task'] })).toEqual([]);
     expect(ids({ types: ['*'] })).toEqual(['a', 'b', 'c', 'd', 'e']);
+  });
+
+  test('globMatch: literal characters, stars anywhere, anchored at both ends', () => {
+    expect(globMatch('task.*', 'task.completed')).toBe(true);
+    expect(globMatch('task.*', 'task.')).toBe(true);
+    expect(globMatch('task.*', 'task')).toBe(false);
+    expect(globMatch('*.fail*', 'stage.failed')).toBe(true);
+    expect(globMatch('a*b*c', 'aXXbYYc')).toBe(true);
+    expect(globMatch('a*b*c', 'aXXbYYcZ')).toBe(false);
+    expect(globMatch('**', '')).toBe(true);
+    expect(globMatch('', 'x')).toBe(false);
+    expect(globMatch('a.c', 'abc')).toBe(false); // a dot is a dot
+    // a pattern that makes a backtracking regular expression take exponential time
+    expect(globMatch(`${'*a'.repeat(40)}*b`, 'a'.repeat(128))).toBe(false);
+    expect(ids({ types: [`${'*a'.repeat(40)}*b`] })).toEqual([]);
   });
 
   test('each field filters, fields AND, empty lists and absent fields constrain nothing', () => {

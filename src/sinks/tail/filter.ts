@@ -33,17 +33,53 @@ export type Predicate = (e: Filterable) => boolean;
 
 export const MATCH_ALL: Predicate = () => true;
 
-function globToRegExp(globs: string[]): RegExp {
-  const alts = globs.map((g) => g.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*'));
-  return new RegExp(`^(?:${alts.join('|')})$`);
+export const GLOB_MEMO_MAX = 4096; // distinct event types remembered per filter; types are few (a label)
+
+/**
+ * Wildcard match (`*` spans any characters) in O(pattern x text) at worst: no regular expression,
+ * so a hostile filter such as *a*a*a*…*b cannot make matching exponential.
+ */
+export function globMatch(p: string, s: string): boolean {
+  let pi = 0;
+  let si = 0;
+  let star = -1;
+  let mark = 0;
+  while (si < s.length) {
+    if (pi < p.length && p[pi] === '*') {
+      star = pi++;
+      mark = si;
+    } else if (pi < p.length && p[pi] === s[si]) {
+      pi++;
+      si++;
+    } else if (star >= 0) {
+      pi = star + 1;
+      si = ++mark;
+    } else return false;
+  }
+  while (pi < p.length && p[pi] === '*') pi++;
+  return pi === p.length;
+}
+
+/** Any of the globs, remembered per distinct text: an event type is matched once, then looked up. */
+function globMatcher(globs: string[]): (s: string) => boolean {
+  const memo = new Map<string, boolean>();
+  return (s) => {
+    let r = memo.get(s);
+    if (r === undefined) {
+      r = globs.some((g) => globMatch(g, s));
+      if (memo.size >= GLOB_MEMO_MAX) memo.clear();
+      memo.set(s, r);
+    }
+    return r;
+  };
 }
 
 /** Compiles a validated filter into one predicate; an absent or empty field places no constraint. */
 export function compileFilter(f: TailFilter): Predicate {
   const checks: Predicate[] = [];
   if (f.types?.length) {
-    const re = globToRegExp(f.types);
-    checks.push((e) => re.test(e.event.type));
+    const match = globMatcher(f.types);
+    checks.push((e) => match(e.event.type));
   }
   if (f.sources?.length) {
     const set = new Set(f.sources);
