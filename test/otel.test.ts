@@ -245,6 +245,16 @@ describe('OTLP output', () => {
     }
   });
 
+  it('traces no batch the sampler leaves out, and still pushes metrics', async () => {
+    rx = new Receiver();
+    await rx.start();
+    t = await startApp({ otlp: { endpoint: rx.url, intervalMs: 60_000, traceSampleRatio: 0 } }, { listen: false });
+    await post(runEvents('s', Date.now()));
+    await t.app.otel!.flush();
+    await waitFor('a metrics push', () => sumOf(rx!.latest('workflow_events_total')) === 7);
+    expect(rx.spans()).toEqual([]);
+  });
+
   it('loads no OpenTelemetry module when the output is off', async () => {
     // a module hook in a real process records every import that resolves to @opentelemetry
     const hook = `data:text/javascript,${encodeURIComponent(

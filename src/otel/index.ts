@@ -4,7 +4,7 @@ import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationType, InstrumentType, MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, BatchSpanProcessor, TraceIdRatioBasedSampler, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
@@ -78,7 +78,11 @@ export async function startOtel({ config, registry, metrics, logger }: OtelDeps)
 
   if (config.traces) {
     const exporter: SpanExporter = counted(new OTLPTraceExporter({ url: `${base}/v1/traces`, timeoutMillis: config.timeoutMs }), 'traces', metrics, logger);
-    tracerProvider = new BasicTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: SPAN_BATCH_DELAY_MS })] });
+    tracerProvider = new BasicTracerProvider({
+      resource,
+      sampler: new TraceIdRatioBasedSampler(config.traceSampleRatio),
+      spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: SPAN_BATCH_DELAY_MS })],
+    });
     tracer = new BatchTracer(tracerProvider.getTracer(SCOPE.name, VERSION), config.maxEventIdsPerSpan);
   }
   logger.info({ endpoint: base, metrics: config.metrics, traces: config.traces, histograms: config.histograms }, 'OpenTelemetry output on');

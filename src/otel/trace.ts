@@ -23,6 +23,8 @@ export class BatchTracer {
         kind: SpanKind.CONSUMER,
         attributes: { 'messaging.system': kind, 'messaging.batch.message_count': messages.length, 'wfx.source': source },
       });
+      // a batch the sampler left out costs nothing more: no child spans, no ids, no ack wait
+      if (!span.isRecording()) return next(messages);
       return this.current.run({ span, ids: false }, async () => {
         let r;
         try {
