@@ -1,7 +1,7 @@
 // Exporter health: events in and rejected by reason, sources (up, pending, lag, errors), the live
 // tail (clients, drops), label overflow, dead letters, and the process itself.
 import { catalog as c } from '../../sinks/metrics/catalog.js';
-import { foreign, quantile, rate, rec, sel, sumRate } from '../promql.js';
+import { foreign, increase, quantile, rate, rec, sel, sumRate } from '../promql.js';
 import { QUANTILES, R } from '../recording.js';
 import type { AscodeSettings } from '../thresholds.js';
 import { v, type DashboardSpec } from './common.js';
@@ -114,6 +114,27 @@ export function exporterDashboard(s: AscodeSettings): DashboardSpec {
             width: 24,
             thresholds: [{ value: s.thresholds.sourceSilentSeconds, color: 'red' }],
             queries: [{ expr: `time() - max by (source) (${sel(c.sourceLastEvent)})`, legend: '{{source}}' }],
+          },
+        ],
+      },
+      {
+        title: 'Operator control and OTLP',
+        panels: [
+          {
+            kind: 'timeseries',
+            title: 'Control commands',
+            description: 'Pause, resume and cancel requests by outcome (published, failed, refused, invalid); GET /api/audit has who and why.',
+            unit: 'short',
+            width: 12,
+            queries: [{ expr: `sum by (action, outcome) (${increase(sel(c.controlCommands), RI)})`, legend: '{{action}} {{outcome}}' }],
+          },
+          {
+            kind: 'timeseries',
+            title: 'OTLP exports',
+            description: 'Pushes to the OpenTelemetry endpoint by signal and result, when OTLP output is on.',
+            unit: 'short',
+            width: 12,
+            queries: [{ expr: `sum by (signal, result) (${increase(sel(c.otlpExports), RI)})`, legend: '{{signal}} {{result}}' }],
           },
         ],
       },
