@@ -12,6 +12,10 @@ import { readResults, renderMarkdown, resultsSchema, spliceMarkdown, type Result
 import { ROOT } from './lib/subjects.js';
 import { natsIngest, redisIngest } from './scenarios/bus.js';
 import { httpIngest } from './scenarios/http.js';
+import { mtailPeer } from './scenarios/mtail.js';
+import { metricsScrape } from './scenarios/scrape.js';
+import { coldStart } from './scenarios/startup.js';
+import { tailFanOut } from './scenarios/tail.js';
 
 const PROFILE_DIR = join(ROOT, 'bench', 'results', 'profiles');
 
@@ -19,6 +23,10 @@ const SCENARIOS: Record<string, Scenario> = {
   'http-ingest': httpIngest,
   'nats-ingest': natsIngest,
   'redis-ingest': redisIngest,
+  'metrics-scrape': metricsScrape,
+  'mtail-peer': mtailPeer,
+  'tail-fanout': tailFanOut,
+  'cold-start': coldStart,
 };
 
 function version(pkg: string): string {

@@ -19,8 +19,11 @@ export const EVENTS_PER_RUN = RUN_SHAPE.length;
 const WORKFLOW_TYPES = ['feature-dev', 'bug-fix', 'code-review', 'release'];
 const PRIORITIES = ['low', 'normal', 'high', 'critical'];
 
-/** A placeholder replaced by a per-body sequence number: every body has run ids of its own. */
-export const SEQ = '\u0001';
+/**
+ * A placeholder replaced by a per-body sequence number: every body has run ids of its own. Plain
+ * ASCII, so JSON.stringify leaves it as is (a control character would be escaped and never found).
+ */
+export const SEQ = '~SEQ~';
 
 export interface CanonicalLike {
   id: string;

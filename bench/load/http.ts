@@ -21,7 +21,10 @@ export interface HttpLoadOptions {
 }
 
 export interface HttpLoadResult {
+  /** events accepted in the measured window */
   events: number;
+  /** events accepted over the whole run, warm-up included */
+  totalEvents: number;
   requests: number;
   errors: number;
   seconds: number;
@@ -65,6 +68,7 @@ function post(data: string): Promise<{ status: number; text: string }> {
 let measuring = false;
 let stopAt = 0;
 let events = 0;
+let totalEvents = 0;
 let requests = 0;
 let errors = 0;
 let firstError: string | undefined;
@@ -77,8 +81,15 @@ async function one(): Promise<void> {
     const res = await post(data);
     const ms = performance.now() - t0;
     if (res.status >= 200 && res.status < 300) {
+      // count what the server says it accepted: a body dropped as duplicates must not count
+      const accepted = (JSON.parse(res.text) as { accepted?: number }).accepted ?? 0;
+      if (accepted !== opts.perBody) {
+        errors++;
+        firstError ??= `accepted ${accepted} of ${opts.perBody}: ${res.text.slice(0, 200)}`;
+      }
+      totalEvents += accepted;
       if (measuring) {
-        events += opts.perBody;
+        events += accepted;
         requests++;
         latencies.push(ms);
       }
@@ -131,6 +142,7 @@ async function main(): Promise<void> {
   const sorted = sortNumbers(latencies);
   const result: HttpLoadResult = {
     events,
+    totalEvents,
     requests,
     errors,
     seconds,

@@ -1,0 +1,60 @@
+// Scrape load (its own process): GET /metrics `count` times, one at a time, every `intervalMs`
+// (0 = back to back), over one keep-alive connection; reports scrape times and the series count.
+import { Agent, request } from 'node:http';
+import { percentile, sortNumbers } from '../lib/stats.js';
+
+export interface ScrapeOptions {
+  url: string;
+  count: number;
+  warmup: number;
+  intervalMs: number;
+}
+
+export interface ScrapeResult {
+  scrapes: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  series: number;
+  bytes: number;
+  errors: number;
+}
+
+const opts = JSON.parse(process.argv[2]) as ScrapeOptions;
+const url = new URL(opts.url);
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+
+function get(): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, path: url.pathname, agent }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function main(): Promise<void> {
+  const times: number[] = [];
+  let last = '';
+  let errors = 0;
+  for (let i = 0; i < opts.warmup + opts.count; i++) {
+    const t0 = performance.now();
+    const res = await get().catch(() => ({ status: 0, text: '' }));
+    const ms = performance.now() - t0;
+    if (res.status !== 200) errors++;
+    if (i >= opts.warmup) times.push(ms);
+    last = res.text;
+    if (opts.intervalMs > 0) await new Promise((r) => setTimeout(r, Math.max(0, opts.intervalMs - ms)));
+  }
+  const sorted = sortNumbers(times);
+  const series = last.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
+  const result: ScrapeResult = { scrapes: times.length, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted[sorted.length - 1], series, bytes: Buffer.byteLength(last), errors };
+  process.send?.({ result }, () => process.exit(0));
+}
+
+main().catch((err) => process.send?.({ failed: String(err) }, () => process.exit(1)));

@@ -1,0 +1,91 @@
+// In-process cost of each pipeline stage per event (CPU ns, not wall time: the machine is shared),
+// on the bench workload: where the exporter's CPU goes, without HTTP or a broker.
+// node bench/.build/bench/micro/pipeline.js [bodies]
+import { join } from 'node:path';
+import pino from 'pino';
+import type { ProcessedBatch, RawMessage, Sink } from '../../src/pipeline/types.js';
+import { ndjsonTemplate } from '../lib/events.js';
+import { stat } from '../lib/stats.js';
+import { ROOT } from '../lib/subjects.js';
+
+// the exporter as built (dist/), typed from its sources
+const dist = (m: string) => import(join(ROOT, 'dist', m));
+const { createApp } = (await dist('app.js')) as typeof import('../../src/app.js');
+const { configFrom } = (await dist('config/load.js')) as typeof import('../../src/config/load.js');
+const { createNormalizer } = (await dist('events/normalize.js')) as typeof import('../../src/events/normalize.js');
+const { decode, validateEvent } = (await dist('pipeline/validate.js')) as typeof import('../../src/pipeline/validate.js');
+const { splitNdjson } = (await dist('sources/http/http.js')) as typeof import('../../src/sources/http/http.js');
+
+const BODIES = Number(process.argv[2] ?? 2000);
+/** only this stage (a name prefix), e.g. 'full' while profiling with --cpu-prof */
+const ONLY = process.argv[3];
+const PER_BODY = 100;
+const ROUNDS = 5;
+
+const config = configFrom({ log: { level: 'silent' }, demo: false, server: { port: 0 } });
+const app = createApp(config, { logger: pino({ level: 'silent' }) });
+await app.start();
+const template = ndjsonTemplate(PER_BODY, new Date().toISOString());
+let seq = 1;
+const freshBodies = () => Array.from({ length: BODIES }, () => Buffer.from(template.render(seq++)));
+const limits = config.validation;
+const normalize = createNormalizer({});
+const handler = app.pipeline.handler('http');
+
+// time each sink's write on the batches the pipeline hands them
+const sinkTimes = new Map<string, number>();
+for (const sink of (app.pipeline as unknown as { sinks: Sink[] }).sinks) {
+  const write = sink.write.bind(sink);
+  sink.write = (b: ProcessedBatch) => {
+    const t = cpuMs();
+    const r = write(b);
+    sinkTimes.set(sink.name, (sinkTimes.get(sink.name) ?? 0) + cpuMs() - t);
+    return r;
+  };
+}
+
+function cpuMs(): number {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+}
+
+async function time(fn: (bodies: Buffer[]) => unknown): Promise<number> {
+  const bodies = freshBodies();
+  const t = cpuMs();
+  await fn(bodies);
+  return ((cpuMs() - t) * 1e6) / (bodies.length * PER_BODY);
+}
+
+const stages: Record<string, (bodies: Buffer[]) => unknown> = {
+  'split NDJSON': (bs) => {
+    for (const b of bs) splitNdjson(b);
+  },
+  'split + decode (UTF-8 check, JSON.parse)': (bs) => {
+    for (const b of bs) for (const m of splitNdjson(b)) decode(m.data!, limits.maxMessageBytes);
+  },
+  '+ normalize + validate': (bs) => {
+    const now = Date.now();
+    for (const b of bs) for (const m of splitNdjson(b)) validateEvent(normalize(decode(m.data!, limits.maxMessageBytes), m, now), limits, now);
+  },
+  'full pipeline (all sinks)': async (bs) => {
+    for (const b of bs) await handler(splitNdjson(b) as RawMessage[]);
+  },
+};
+
+const results: Record<string, number[]> = {};
+for (let r = 0; r < ROUNDS; r++) {
+  for (const [name, fn] of Object.entries(stages)) {
+    if (ONLY && !name.startsWith(ONLY)) continue;
+    sinkTimes.clear();
+    (results[name] ??= []).push(await time(fn));
+    if (name.startsWith('full')) {
+      for (const [s, ms] of sinkTimes) (results[`  sink ${s}`] ??= []).push((ms * 1e6) / (BODIES * PER_BODY));
+    }
+  }
+}
+process.stdout.write(`ns per event, median of ${ROUNDS} rounds of ${BODIES * PER_BODY} events (round 1 warms up)\n`);
+for (const [name, v] of Object.entries(results)) {
+  const s = stat(v.length > 1 ? v.slice(1) : v);
+  process.stdout.write(`${name.padEnd(44)} ${Math.round(s.median).toString().padStart(6)}  (${Math.round(s.min)}–${Math.round(s.max)})\n`);
+}
+await app.close();
