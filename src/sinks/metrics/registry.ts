@@ -132,6 +132,11 @@ export function createMetrics(registry: Registry, cfg: Config['metrics']): Metri
     otlpExports: counter(registry, catalog.otlpExports),
     buildInfo: gauge(registry, catalog.buildInfo),
   };
+  // Closed label sets start at zero, so dashboards and rate()s see a series before the first event.
+  for (const action of ['pause', 'resume', 'cancel']) {
+    for (const outcome of ['published', 'failed', 'refused', 'invalid']) m.controlCommands.labels(action, outcome).inc(0);
+  }
+  for (const signal of ['metrics', 'traces']) for (const result of ['ok', 'error']) m.otlpExports.labels(signal, result).inc(0);
   m.buildInfo.set({ version: VERSION, node_version: process.version }, 1);
   return m;
 }
