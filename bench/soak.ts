@@ -1,6 +1,6 @@
 // npm run soak: demo traffic at a steady rate into a real exporter process for a long time, with live-tail
 // clients connecting and leaving; RSS, heap, event-loop lag and open file descriptors sampled to a CSV.
-//   npm run soak -- --duration 1h [--rate 200] [--clients 50] [--interval 10] [--out FILE]
+//   npm run soak -- --duration 1h [--rate 200] [--clients 50] [--interval 10] [--warmup 11m] [--out FILE]
 import { mkdtempSync, readdirSync, rmSync, writeFileSync, appendFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -25,6 +25,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '200' },
     clients: { type: 'string', default: '50' },
     interval: { type: 'string', default: '10' },
+    warmup: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -32,7 +33,9 @@ const DURATION_S = seconds(values.duration!);
 const RATE = Number(values.rate);
 const CLIENTS = Number(values.clients);
 const INTERVAL_S = Number(values.interval);
-const WARMUP_S = Math.max(60, DURATION_S * 0.1); // JIT, history ring and window stats fill up first
+// JIT, the history ring, the window stats and the dedupe window (accounting.dedupeWindowSeconds, 600 s
+// by default: ids are kept that long) fill up first; growth before that is filling, not leaking
+const WARMUP_S = values.warmup ? seconds(values.warmup) : Math.max(660, DURATION_S * 0.1);
 const CLIENT_LIFE_S = [5, 60] as const; // each tail client stays this long (uniform), then a new one takes its place
 const FILTERS = [{}, { types: ['task.*'] }, { types: ['workflow.*'] }, { priorities: ['high', 'critical'] }, { q: 'fail' }];
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');

@@ -9,6 +9,7 @@ import { startExporter, startRef, stopServer, type Server } from '../lib/subject
 
 export const PER_BODY = 100;
 export const CONCURRENCY = 4; // enough requests in flight to keep one server core busy
+export const SEMI_SPACE = ['--max-semi-space-size=32'];
 
 /** The exporter as the HTTP scenarios run it: http ingest only, tail on, no demo, quiet logs. */
 export function httpExporterConfig(): Record<string, unknown> {
@@ -26,7 +27,10 @@ export function subjectFrom(id: string, label: string, runs: LoadRun[]): Subject
     rssMiB: statJson(runs.map((r) => r.window.rssMaxMiB)),
     lagP99Ms: statJson(runs.map((r) => r.window.reading.lagP99Ms)),
     lagMaxMs: statJson(runs.map((r) => r.window.reading.lagMaxMs)),
-    extra: { 'server CPU %': statJson(runs.map((r) => (100 * r.window.cpuS) / r.window.wallS)) },
+    extra: {
+      'server CPU %': statJson(runs.map((r) => (100 * r.window.cpuS) / r.window.wallS)),
+      'heap used MiB at end': statJson(runs.map((r) => r.window.reading.heapUsedMiB)),
+    },
   };
 }
 
@@ -35,6 +39,9 @@ export async function httpIngest(ctx: Ctx): Promise<ScenarioOutput> {
   try {
     const exporter = await startExporter('http-exporter', httpExporterConfig(), ctx.dir, await freePort(), ctx.exporterNodeArgs);
     servers.push(exporter);
+    // the same exporter with a larger young generation: fewer scavenges promote fewer short-lived
+    // events (a deployment flag, NODE_OPTIONS=--max-semi-space-size=32, not a code change)
+    servers.push(await startExporter('http-exporter-semi32', httpExporterConfig(), ctx.dir, await freePort(), [...SEMI_SPACE, ...ctx.exporterNodeArgs]));
     servers.push(await startRef('http-reference', 'http.js', ['reference']));
     servers.push(await startRef('http-floor', 'http.js', ['floor']));
     const results = new Map<string, LoadRun[]>(servers.map((s) => [s.id, []]));
@@ -55,6 +62,7 @@ export async function httpIngest(ctx: Ctx): Promise<ScenarioOutput> {
       }
     }
     const ex = results.get('http-exporter')!;
+    const ex32 = results.get('http-exporter-semi32')!;
     const ref = results.get('http-reference')!;
     const floor = results.get('http-floor')!;
     const eps = (rs: LoadRun[]) => rs.map((r) => r.load.eventsPerSec);
@@ -73,6 +81,7 @@ export async function httpIngest(ctx: Ctx): Promise<ScenarioOutput> {
         runs: ctx.runs,
         subjects: [
           subjectFrom('exporter', 'exporter (full pipeline)', ex),
+          subjectFrom('exporter-semi32', 'exporter, node --max-semi-space-size=32', ex32),
           subjectFrom('reference', 'reference: fastify + JSON.parse + zod + prom-client', ref),
           subjectFrom('floor', 'floor: fastify + JSON.parse', floor),
         ],
@@ -80,6 +89,8 @@ export async function httpIngest(ctx: Ctx): Promise<ScenarioOutput> {
           { name: 'exporter / reference', metric: 'events/s', of: 'exporter', to: 'reference', value: statJson(vsRef.values) },
           { name: 'exporter / reference', metric: 'events/CPU-s', of: 'exporter', to: 'reference', value: statJson(cpuVsRef.values) },
           { name: 'exporter / floor', metric: 'events/s', of: 'exporter', to: 'floor', value: statJson(ratios(eps(ex), eps(floor)).values) },
+          { name: 'exporter (semi-space 32 MiB) / reference', metric: 'events/s', of: 'exporter-semi32', to: 'reference', value: statJson(ratios(eps(ex32), eps(ref)).values) },
+          { name: 'exporter (semi-space 32 MiB) / reference', metric: 'events/CPU-s', of: 'exporter-semi32', to: 'reference', value: statJson(ratios(epc(ex32), epc(ref)).values) },
           { name: 'reference / floor', metric: 'events/s', of: 'reference', to: 'floor', value: statJson(ratios(eps(ref), eps(floor)).values) },
         ],
         notes: [`exporter cold start to /readyz 200: ${Math.round(exporter.startMs)} ms`],
