@@ -42,8 +42,6 @@ describe('pending entries of a dead replica (real redis-server, two exporter pro
         fault: `dead replica's pending entries (${pendingOnA}) claimed by a live one (claimIdleMs 1000)`,
         published: traffic.published,
         counted: total,
-        lost: Math.max(0, traffic.published - total),
-        duplicated: Math.max(0, total - traffic.published),
         recoveredAfterMs,
         caughtUpAfterMs: recoveredAfterMs,
         readyzWentFalse: false,

@@ -1,7 +1,10 @@
 // One fault scenario with continuous traffic: warm up, inject the fault, clear it, keep publishing,
 // then measure what the exporter counted against what the bus stored.
-import { until, type Exporter, type ReadyWatch } from '../helpers/processes.js';
-import { countedBy, report, type FaultFigures, type Traffic } from './traffic.js';
+import { expect } from 'vitest';
+import { until, type Exporter, type NatsServer, type ReadyWatch, type RedisServer } from '../helpers/processes.js';
+import { countedBy, readiness, report, type FaultFigures, type Traffic } from './traffic.js';
+
+type Broker = NatsServer | RedisServer;
 
 export interface Scenario {
   fault: string;
@@ -42,19 +45,41 @@ export async function runScenario(s: Scenario): Promise<FaultFigures> {
   const caughtUpAfterMs = Date.now() - stoppedAt;
   // redeliveries of a batch whose ack was lost arrive within a moment; give them the chance to show
   await new Promise((r) => setTimeout(r, 1000));
-  const counted = await countedBy([s.exporter]);
-  const { downAtMs, upAtMs } = s.watch.outage(faultAt);
   return report({
     fault: s.fault,
     published,
-    counted,
-    lost: Math.max(0, published - counted),
-    duplicated: Math.max(0, counted - published),
-    readyAfterMs: upAtMs !== undefined ? Math.max(0, upAtMs - clearedAt) : undefined,
+    counted: await countedBy([s.exporter]),
     recoveredAfterMs,
     caughtUpAfterMs,
-    readyzWentFalse: downAtMs !== undefined,
-    readyzTrueAgain: upAtMs !== undefined,
+    ...readiness(s.watch, faultAt, clearedAt),
     notes: s.notes,
   });
+}
+
+/** A broker down for `ms`: SIGKILL, wait, start again on the same port and data. */
+export function down(broker: Broker, ms: number): () => Promise<void> {
+  return async () => {
+    await broker.kill();
+    await new Promise((r) => setTimeout(r, ms));
+    await broker.start();
+  };
+}
+
+/** A broker stalled for `ms`: SIGSTOP, wait, SIGCONT (connections stay open, nothing answers). */
+export function stall(broker: Broker, ms: number): () => Promise<void> {
+  return async () => {
+    broker.suspend();
+    await new Promise((r) => setTimeout(r, ms));
+    broker.resume();
+  };
+}
+
+/**
+ * The promise of a fault: nothing lost, duplicates within one in-flight batch, and when the exporter
+ * could see the fault (a closed connection), readiness went false and came back.
+ */
+export function expectSurvived(f: FaultFigures, batch: number, readyzFlips: boolean): void {
+  expect(f.lost).toBe(0);
+  expect(f.duplicated).toBeLessThanOrEqual(batch);
+  expect([f.readyzWentFalse, f.readyzTrueAgain]).toEqual([readyzFlips, readyzFlips]);
 }

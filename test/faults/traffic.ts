@@ -5,7 +5,7 @@ import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jets
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { value } from '../helpers/metrics.js';
-import { sleep, type Exporter } from '../helpers/processes.js';
+import { sleep, type Exporter, type ReadyWatch } from '../helpers/processes.js';
 
 export const TRAFFIC_SOURCE = 'fault-publisher'; // the events' `source`: the label the tests sum over
 export const TICK_MS = 50;
@@ -205,8 +205,22 @@ export interface FaultFigures {
   notes?: string;
 }
 
-/** Prints one line of figures for docs/RELIABILITY.md (the tests' stdout is the source of those numbers). */
-export function report(f: FaultFigures): FaultFigures {
+/**
+ * Completes the figures (lost and duplicated from published and counted) and prints them as one line
+ * for docs/RELIABILITY.md: the tests' stdout is the source of those numbers.
+ */
+export function report(m: Omit<FaultFigures, 'lost' | 'duplicated'>): FaultFigures {
+  const f: FaultFigures = { ...m, lost: Math.max(0, m.published - m.counted), duplicated: Math.max(0, m.counted - m.published) };
   process.stdout.write(`FAULT-FIGURES ${JSON.stringify(f)}\n`);
   return f;
+}
+
+/** What /readyz did from the fault on: went false, came back, and how long after the fault cleared. */
+export function readiness(watch: ReadyWatch, faultAt: number, clearedAt: number): Pick<FaultFigures, 'readyAfterMs' | 'readyzWentFalse' | 'readyzTrueAgain'> {
+  const { downAtMs, upAtMs } = watch.outage(faultAt);
+  return {
+    readyAfterMs: upAtMs !== undefined ? Math.max(0, upAtMs - clearedAt) : undefined,
+    readyzWentFalse: downAtMs !== undefined,
+    readyzTrueAgain: upAtMs !== undefined,
+  };
 }

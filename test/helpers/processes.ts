@@ -132,22 +132,25 @@ export class Proc {
   }
 }
 
-export class NatsServer extends Proc {
+/** A broker on 127.0.0.1:`port`, ready when it accepts connections. */
+class Broker extends Proc {
   constructor(
+    name: 'nats-server' | 'redis-server',
+    private readonly scheme: 'nats' | 'redis',
     readonly port: number,
-    readonly storeDir: string,
+    args: () => string[],
     logFile: string,
   ) {
-    super('nats-server', binary('nats-server'), () => ['-js', '-sd', storeDir, '-a', '127.0.0.1', '-p', String(port)], logFile);
+    super(name, binary(name), args, logFile);
   }
   get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
+    return `${this.scheme}://127.0.0.1:${this.port}`;
   }
   async start(): Promise<void> {
     this.spawn();
-    await until(`nats-server on port ${this.port}`, () => reachable(this.url, 200), 15_000);
+    await until(`${this.name} on port ${this.port}`, () => reachable(this.url, 200), 15_000);
   }
-  /** Stops the server (SIGKILL unless `graceful`) and starts it again on the same port and store. */
+  /** Stops the server (SIGKILL unless `graceful`) and starts it again on the same port and data. */
   async restart(graceful = false): Promise<void> {
     if (graceful) await this.terminate();
     else await this.kill();
@@ -155,9 +158,15 @@ export class NatsServer extends Proc {
   }
 }
 
-export class RedisServer extends Proc {
+export class NatsServer extends Broker {
+  constructor(port: number, readonly storeDir: string, logFile: string) {
+    super('nats-server', 'nats', port, () => ['-js', '-sd', storeDir, '-a', '127.0.0.1', '-p', String(port)], logFile);
+  }
+}
+
+export class RedisServer extends Broker {
   constructor(
-    readonly port: number,
+    port: number,
     readonly dir: string,
     logFile: string,
     /** append-only file with fsync on every write: the stream and groups survive a kill */
@@ -165,7 +174,8 @@ export class RedisServer extends Proc {
   ) {
     super(
       'redis-server',
-      binary('redis-server'),
+      'redis',
+      port,
       () => [
         '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
         '--appendonly', persistent ? 'yes' : 'no', '--appendfsync', 'always',
@@ -173,18 +183,6 @@ export class RedisServer extends Proc {
       ],
       logFile,
     );
-  }
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-  async start(): Promise<void> {
-    this.spawn();
-    await until(`redis-server on port ${this.port}`, () => reachable(this.url, 200), 15_000);
-  }
-  async restart(graceful = false): Promise<void> {
-    if (graceful) await this.terminate();
-    else await this.kill();
-    await this.start();
   }
 }
 
