@@ -37,7 +37,11 @@ export const MAX_POLL_LIMIT = 1000;
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const isAction = (v: unknown): v is ControlAction => typeof v === 'string' && (CONTROL_ACTIONS as readonly string[]).includes(v);
 
+const OUTCOMES: readonly ControlOutcome[] = ['published', 'failed', 'refused', 'invalid'];
+
 export const controlPlugin: FastifyPluginAsync<ControlOptions> = async (app, o) => {
+  // every series exists from the start at 0, so rate() and the dashboard see a quiet exporter, not none
+  for (const action of [...CONTROL_ACTIONS, 'unknown']) for (const outcome of OUTCOMES) o.metrics.controlCommands.labels(action, outcome).inc(0);
   const handled = new WeakSet<FastifyRequest>();
   const operator = o.auth.require('operator');
 

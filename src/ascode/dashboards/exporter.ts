@@ -118,23 +118,15 @@ export function exporterDashboard(s: AscodeSettings): DashboardSpec {
         ],
       },
       {
-        title: 'Operator control and OTLP',
+        title: 'Operator control',
         panels: [
           {
             kind: 'timeseries',
             title: 'Control commands',
             description: 'Pause, resume and cancel requests by outcome (published, failed, refused, invalid); GET /api/audit has who and why.',
             unit: 'short',
-            width: 12,
+            width: 24,
             queries: [{ expr: `sum by (action, outcome) (${increase(sel(c.controlCommands), RI)})`, legend: '{{action}} {{outcome}}' }],
-          },
-          {
-            kind: 'timeseries',
-            title: 'OTLP exports',
-            description: 'Pushes to the OpenTelemetry endpoint by signal and result, when OTLP output is on.',
-            unit: 'short',
-            width: 12,
-            queries: [{ expr: `sum by (signal, result) (${increase(sel(c.otlpExports), RI)})`, legend: '{{signal}} {{result}}' }],
           },
         ],
       },
