@@ -61,6 +61,18 @@ describe('MemoryLifecycleStore', () => {
     expect(anomalies).toEqual(['duplicate_start', 'end_without_start']);
   });
 
+  it('evicts in start order, skipping entries that ended or restarted since', () => {
+    const { s, anomalies } = store(2);
+    s.apply([W('a', 1), W('b', 2), W('a', 3, 'X'), W('a', 4), W('c', 5)]);
+    // 'a' ended and started again after 'b': 'b' is now the oldest open entry
+    expect(anomalies).toEqual(['evicted']);
+    expect(s.apply([W('b', 6, 'X'), W('a', 7, 'X'), W('c', 8, 'X')])).toEqual([NaN, 4, 5]);
+    // long churn keeps the queue compacted and the order right
+    for (let i = 0; i < 20_000; i++) s.apply([W(`k${i}`, 10 + i), W(`k${i}`, 10 + i, 'X')]);
+    s.apply([W('x', 1e6), W('y', 1e6 + 1), W('z', 1e6 + 2)]);
+    expect(s.apply([W('x', 2e6, 'X'), W('y', 2e6, 'X')])).toEqual([NaN, 1e6 + 1]);
+  });
+
   it('evicts the oldest open entry past maxEntries and releases its active count', () => {
     const { s, anomalies } = store(2);
     s.apply([W('a', 1), W('b', 2), W('c', 3)]);
