@@ -1,6 +1,5 @@
 // Reads the last messages of the configured NATS streams and Redis keys back into the tail's history
 // at start, through the same decode, normalize and validate steps as live traffic.
-import { readFileSync } from 'node:fs';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
@@ -10,6 +9,8 @@ import { createNormalizer } from '../../events/normalize.js';
 import type { WorkflowEvent } from '../../events/schema.js';
 import type { RawMessage } from '../../pipeline/types.js';
 import { decode, validateEvent } from '../../pipeline/validate.js';
+import { natsConnectOptions } from '../../sources/nats-jetstream/connect.js';
+import { entryToRaw, redisConnectOptions, type Entry } from '../../sources/redis-streams/connect.js';
 
 type NatsConfig = Extract<SourceConfig, { kind: 'nats-jetstream' }>;
 type RedisConfig = Extract<SourceConfig, { kind: 'redis-streams' }>;
@@ -29,22 +30,29 @@ export interface StreamHistoryDeps {
   signal: AbortSignal;
   /** connect timeout: the start-up budget */
   timeoutMs: number;
+  /**
+   * Set when the tail follower takes over after the history: every stream is then read to its end
+   * (not only up to the shared consumer), and where each read ended is recorded here.
+   */
+  positions?: StreamPositions;
 }
 
 /**
- * Only messages the durable consumer (or group) has already passed are read: anything after it is
- * delivered again live, and reading it here too would show it twice.
+ * Where the history read of each stream ended, by positionKey(source, stream or key): the last
+ * JetStream sequence (0 for a stream that does not exist yet) or the last Redis entry id ('0-0').
+ */
+export type StreamPositions = Map<string, number | string>;
+
+export const positionKey = (source: string, stream: string): string => `${source}\u0000${stream}`;
+
+/**
+ * Without a follower only messages the durable consumer (or group) has already passed are read:
+ * anything after it is delivered again live, and reading it here too would show it twice. With a
+ * follower the tail takes no live batch from the consumer, so the read goes to the stream's end and
+ * the follower starts right after it.
  */
 export async function natsHistory(name: string, cfg: NatsConfig, deps: StreamHistoryDeps): Promise<RawMessage[]> {
-  const nc = await connect({
-    servers: cfg.servers,
-    name: `workflow-exporter:${name}:history`,
-    user: cfg.user,
-    pass: cfg.passwordFile ? readFileSync(cfg.passwordFile, 'utf8').trim() : undefined,
-    token: cfg.tokenFile ? readFileSync(cfg.tokenFile, 'utf8').trim() : undefined,
-    maxReconnectAttempts: 0,
-    timeout: deps.timeoutMs,
-  });
+  const nc = await connect({ ...natsConnectOptions(cfg, `${name}:history`), maxReconnectAttempts: 0, timeout: deps.timeoutMs });
   const out: RawMessage[] = [];
   try {
     const jsm = await jetstreamManager(nc);
@@ -55,18 +63,22 @@ export async function natsHistory(name: string, cfg: NatsConfig, deps: StreamHis
       let first: number;
       try {
         const info = await jsm.streams.info(s.stream);
+        deps.positions?.set(positionKey(name, s.stream), info.state.last_seq);
         if (info.state.messages === 0) continue;
         first = info.state.first_seq;
         upto = info.state.last_seq;
       } catch {
+        deps.positions?.set(positionKey(name, s.stream), 0);
         continue; // no stream yet: nothing to read back
       }
-      try {
-        const ci = await jsm.consumers.info(s.stream, s.durable);
-        upto = Math.min(upto, ci.ack_floor.stream_seq);
-      } catch {
-        // a consumer created on start from the beginning delivers everything live
-        if (cfg.deliverPolicy === 'all') continue;
+      if (!deps.positions) {
+        try {
+          const ci = await jsm.consumers.info(s.stream, s.durable);
+          upto = Math.min(upto, ci.ack_floor.stream_seq);
+        } catch {
+          // a consumer created on start from the beginning delivers everything live
+          if (cfg.deliverPolicy === 'all') continue;
+        }
       }
       if (upto < first) continue;
       const from = Math.max(first, upto - deps.limit + 1);
@@ -98,47 +110,40 @@ export async function natsHistory(name: string, cfg: NatsConfig, deps: StreamHis
   return out;
 }
 
-type Entry = [id: Buffer, fields: Buffer[]];
-
-/** An entry's JSON field, or its fields as an object when the producer wrote them one by one (as the source reads them). */
-function entryMessage(key: string, field: string, [idBuf, fields]: Entry): RawMessage {
-  const transportId = idBuf.toString();
-  const value: Record<string, string> = {};
-  for (let i = 0; i < fields.length; i += 2) {
-    const f = fields[i].toString();
-    if (f === field) return { data: fields[i + 1], subject: key, transportId };
-    if (f === '__proto__' || f === 'constructor' || f === 'prototype') continue;
-    value[f] = fields[i + 1].toString();
-  }
-  return { value, subject: key, transportId };
-}
-
-export async function redisHistory(cfg: RedisConfig, deps: StreamHistoryDeps): Promise<RawMessage[]> {
+export async function redisHistory(name: string, cfg: RedisConfig, deps: StreamHistoryDeps): Promise<RawMessage[]> {
   const redis = new Redis(cfg.url, {
     lazyConnect: true,
+    ...redisConnectOptions(cfg, `${name}:history`),
     maxRetriesPerRequest: 1,
     retryStrategy: () => null, // one attempt: history is a nicety, the source itself retries
     connectTimeout: deps.timeoutMs,
-    password: cfg.passwordFile ? readFileSync(cfg.passwordFile, 'utf8').trim() : undefined,
   });
   redis.on('error', () => {});
   const out: RawMessage[] = [];
+  const field = Buffer.from(cfg.field);
   try {
     await redis.connect();
     for (const key of cfg.keys) {
       if (deps.signal.aborted) break;
       let upto = '+';
-      let groups: unknown[][] = [];
-      try {
-        groups = (await redis.xinfo('GROUPS', key)) as unknown[][];
-      } catch {
-        continue; // no stream yet
+      if (!deps.positions) {
+        let groups: unknown[][] = [];
+        try {
+          groups = (await redis.xinfo('GROUPS', key)) as unknown[][];
+        } catch {
+          continue; // no stream yet
+        }
+        const g = groups.find((row) => row[row.indexOf('name') + 1] === cfg.group);
+        if (g) upto = String(g[g.indexOf('last-delivered-id') + 1]);
+        else if (cfg.startId !== '$') continue; // a group created from the start delivers everything live
       }
-      const g = groups.find((row) => row[row.indexOf('name') + 1] === cfg.group);
-      if (g) upto = String(g[g.indexOf('last-delivered-id') + 1]);
-      else if (cfg.startId !== '$') continue; // a group created from the start delivers everything live
+      // a missing key reads as no entries
       const entries = (await redis.xrevrangeBuffer(key, upto, '-', 'COUNT', deps.limit)) as unknown as Entry[];
-      for (let i = entries.length - 1; i >= 0; i--) if (entries[i][1]) out.push(entryMessage(key, cfg.field, entries[i]));
+      deps.positions?.set(positionKey(name, key), entries.length > 0 ? entries[0][0].toString() : '0-0');
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const m = entryToRaw(key, field, entries[i][0].toString(), entries[i][1]);
+        if (m) out.push(m);
+      }
     }
   } finally {
     redis.disconnect();
@@ -173,7 +178,7 @@ export async function readStreamHistory(sources: { name: string; config: SourceC
     if (deps.signal.aborted) break;
     if (config.kind !== 'nats-jetstream' && config.kind !== 'redis-streams') continue;
     try {
-      const raw = config.kind === 'nats-jetstream' ? await natsHistory(name, config, deps) : await redisHistory(config, deps);
+      const raw = config.kind === 'nats-jetstream' ? await natsHistory(name, config, deps) : await redisHistory(name, config, deps);
       const items = validateHistory(name, config, raw, deps);
       all.push(...items);
       deps.logger.info({ source: name, read: raw.length, events: items.length }, 'tail history read from the bus');

@@ -1,5 +1,4 @@
 // The nats-jetstream source: durable pull consumers, batched, acked only after every sink took the batch.
-import { readFileSync } from 'node:fs';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -8,6 +7,7 @@ import { SourceError } from '../../errors.js';
 import type { BatchHandler, BatchResult, RawMessage, Source, SourceStatus } from '../../pipeline/types.js';
 import type { DeadLetter, DeadLetterOutput } from '../../sinks/dead-letters/dead-letters.js';
 import type { Metrics } from '../../sinks/metrics/registry.js';
+import { natsConnectOptions } from './connect.js';
 
 export type NatsSourceConfig = Extract<SourceConfig, { kind: 'nats-jetstream' }>;
 
@@ -120,13 +120,9 @@ export class NatsJetStreamSource implements Source {
     const cfg = this.cfg;
     try {
       this.nc = await connect({
-        servers: cfg.servers,
-        name: `workflow-exporter:${this.name}`,
+        ...natsConnectOptions(cfg, this.name),
         maxReconnectAttempts: -1, // a broker outage is survived, never a reason to exit
         reconnectTimeWait: 1000,
-        user: cfg.user,
-        pass: cfg.passwordFile ? readFileSync(cfg.passwordFile, 'utf8').trim() : undefined,
-        token: cfg.tokenFile ? readFileSync(cfg.tokenFile, 'utf8').trim() : undefined,
       });
     } catch (cause) {
       throw new SourceError(this.name, `cannot connect to ${cfg.servers.join(',')}: ${(cause as Error).message}`, { cause });

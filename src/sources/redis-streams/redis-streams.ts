@@ -1,6 +1,5 @@
 // The redis-streams source: a consumer group read in batches (XREADGROUP), one XACK per batch after
 // the sinks took it, entries left pending by a dead consumer claimed with XAUTOCLAIM.
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -9,13 +8,13 @@ import { SourceError } from '../../errors.js';
 import type { BatchHandler, RawMessage, Source, SourceStatus } from '../../pipeline/types.js';
 import type { DeadLetter, DeadLetterOutput } from '../../sinks/dead-letters/dead-letters.js';
 import type { Metrics } from '../../sinks/metrics/registry.js';
+import { entryToRaw, redisConnectOptions, type Entry } from './connect.js';
 
 export type RedisSourceConfig = Extract<SourceConfig, { kind: 'redis-streams' }>;
 
 export const PENDING_POLL_MS = 5000;
 export const RETRY_BACKOFF_MS = 500; // after a failed read or a failed batch, before trying again
 
-type Entry = [id: Buffer, fields: Buffer[]];
 // ioredis has Buffer variants of every command at run time; its typings omit these two
 type BufferCommands = {
   xreadgroupBuffer(...args: (string | number)[]): Promise<unknown>;
@@ -57,10 +56,9 @@ export class RedisStreamsSource implements Source {
     this.stopped = false;
     const redis = new Redis(cfg.url, {
       lazyConnect: true,
+      ...redisConnectOptions(cfg, this.name),
       maxRetriesPerRequest: null, // commands wait for the reconnect instead of failing the batch
-      password: cfg.passwordFile ? readFileSync(cfg.passwordFile, 'utf8').trim() : undefined,
       retryStrategy: (times) => Math.min(times * 200, 2000),
-      connectionName: `workflow-exporter:${this.name}`,
     });
     this.redis = redis;
     redis.on('ready', () => {
@@ -117,31 +115,12 @@ export class RedisStreamsSource implements Source {
 
   /** Entries as raw messages, and every entry's id (a deleted entry has no fields but is acked too). */
   private toRaw(key: string, entries: Entry[], ids: string[]): RawMessage[] {
-    const field = this.fieldBytes;
     const out: RawMessage[] = [];
     for (const [idBuf, fields] of entries) {
-      const transportId = idBuf.toString();
-      ids.push(transportId);
-      if (!fields) continue; // deleted entry still in the PEL
-      let data: Buffer | undefined;
-      for (let i = 0; i < fields.length; i += 2) {
-        // compared as bytes: no string per field of every entry
-        if (fields[i].equals(field)) {
-          data = fields[i + 1];
-          break;
-        }
-      }
-      if (data !== undefined) out.push({ data, subject: key, transportId });
-      else {
-        // entries written field by field (XADD k * type X payload {...}) arrive as an object
-        const value: Record<string, string> = {};
-        for (let i = 0; i < fields.length; i += 2) {
-          const f = fields[i].toString();
-          if (f === '__proto__' || f === 'constructor' || f === 'prototype') continue;
-          value[f] = fields[i + 1].toString();
-        }
-        out.push({ value, subject: key, transportId });
-      }
+      const id = idBuf.toString();
+      ids.push(id);
+      const m = entryToRaw(key, this.fieldBytes, id, fields);
+      if (m) out.push(m);
     }
     return out;
   }
