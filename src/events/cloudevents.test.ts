@@ -1,20 +1,10 @@
 // CloudEvents 1.0 structured JSON: detection, reverse-DNS types, envelope checks, and the normalizer path.
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../config/schema.js';
-import { RejectError } from '../errors.js';
 import { validateEvent } from '../pipeline/validate.js';
 import { canonicalType, fromCloudEvent, isCloudEvent } from './cloudevents.js';
 import { createNormalizer } from './normalize.js';
-
-function rejectOf(fn: () => unknown): RejectError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof RejectError) return err;
-    throw err;
-  }
-  throw new Error('expected a RejectError');
-}
+import { rejectOf } from '../../test/helpers/reject.js';
 
 const ce = (over: Record<string, unknown> = {}) => ({
   specversion: '1.0',

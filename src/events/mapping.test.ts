@@ -2,19 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { mappingSchema } from '../config/schema.js';
-import { RejectError } from '../errors.js';
 import { compileMapping, compilePath, setDotted } from './mapping.js';
 import { createNormalizer } from './normalize.js';
-
-function rejectOf(fn: () => unknown): RejectError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof RejectError) return err;
-    throw err;
-  }
-  throw new Error('expected a RejectError');
-}
+import { rejectOf } from '../../test/helpers/reject.js';
 
 describe('compilePath', () => {
   const msg = { run: { id: 'r-1', steps: [{ name: 'lint' }, { name: 'test', secs: 12 }] }, 'top level': 1, zero: 0 };

@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../config/schema.js';
-import { RejectError } from '../../errors.js';
 import { decode, validateEvent } from '../../pipeline/validate.js';
 import { agenticSdlc } from './agentic-sdlc.js';
+import { rejectOf } from '../../../test/helpers/reject.js';
 
 type Fields = Record<string, unknown>;
 const load = (f: string): { fields: Fields }[] =>
@@ -29,16 +29,6 @@ function asSourceGives(fields: Fields): Record<string, unknown> {
 }
 
 const map = (fields: Fields) => agenticSdlc.normalize(asSourceGives(fields), { subject: KEY }, NOW);
-
-function rejectOf(fn: () => unknown): RejectError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof RejectError) return err;
-    throw err;
-  }
-  throw new Error('expected a RejectError');
-}
 
 describe('agentic-sdlc preset', () => {
   it('maps every fixture entry onto the expected canonical fields', () => {

@@ -2,10 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../config/schema.js';
-import { RejectError } from '../../errors.js';
 import { validateEvent } from '../../pipeline/validate.js';
 import { mapPriority } from './common.js';
 import { saasFactory } from './saas-factory.js';
+import { rejectOf } from '../../../test/helpers/reject.js';
 
 type Msg = Record<string, unknown>;
 const load = (f: string): Msg[] =>
@@ -17,16 +17,6 @@ const events = load('events.ndjson');
 const NOW = Date.parse('2025-11-20T10:35:00Z');
 const limits = configSchema.parse({}).validation;
 const map = (m: Msg) => saasFactory.normalize(m, {}, NOW);
-
-function rejectOf(fn: () => unknown): RejectError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof RejectError) return err;
-    throw err;
-  }
-  throw new Error('expected a RejectError');
-}
 
 describe('saas-factory preset', () => {
   it('maps every fixture message onto the expected canonical fields', () => {

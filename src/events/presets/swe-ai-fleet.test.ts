@@ -2,9 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../config/schema.js';
-import { RejectError } from '../../errors.js';
 import { validateEvent } from '../../pipeline/validate.js';
 import { platformSubject, sweAiFleet } from './swe-ai-fleet.js';
+import { rejectOf } from '../../../test/helpers/reject.js';
 
 interface Fixture {
   subject: string;
@@ -16,16 +16,6 @@ const NOW = Date.parse('2025-11-20T10:35:00Z');
 const limits = configSchema.parse({}).validation;
 
 const map = (f: Fixture, subject: string | undefined = f.subject) => sweAiFleet.normalize(f.payload, { subject }, NOW);
-
-function rejectOf(fn: () => unknown): RejectError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof RejectError) return err;
-    throw err;
-  }
-  throw new Error('expected a RejectError');
-}
 
 describe('swe-ai-fleet preset', () => {
   it('maps every fixture message onto the expected canonical fields', () => {
