@@ -36,6 +36,8 @@ import { createMetrics, type Metrics } from './sinks/metrics/registry.js';
 import type { LifecycleStore } from './sinks/state/lifecycle.js';
 import { MemoryLifecycleStore } from './sinks/state/memory.js';
 import { RedisLifecycleStore } from './sinks/state/redis.js';
+import { createTailFollower, type TailFollower } from './sinks/tail/follow.js';
+import type { StreamPositions } from './sinks/tail/stream-history.js';
 import { TailSink } from './sinks/tail/tail.js';
 import { DemoSource } from './sources/demo/demo.js';
 import { FileSource } from './sources/file/file.js';
@@ -76,6 +78,8 @@ export interface App {
   auth: Auth;
   /** the live tail: history ring, window statistics and clients */
   tail: TailSink;
+  /** reads every bus source a second time for the tail, when tail.follow resolves to on */
+  follower?: TailFollower;
   /** where operator commands go (NATS subject, Redis stream or the polled queue) */
   control: ControlBus;
   /** operator actions: who, when, what, outcome */
@@ -202,6 +206,8 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     redact: compileRedaction(config.redact),
   });
   pipeline.addSink(tail);
+  const namedSources = [...sourceConfigs].map(([name, sc]) => ({ name, config: sc }));
+  const follower = createTailFollower(namedSources, { config, tail, logger, now: opts.now });
 
   const server = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -225,6 +231,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     sources,
     auth,
     tail,
+    follower,
     control,
     audit,
     shuttingDown: false,
@@ -237,7 +244,10 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     async start() {
       await server.ready();
       // before the sources start, so the history read back from the bus precedes live events
-      await tail.loadHistory([...sourceConfigs].map(([name, sc]) => ({ name, config: sc })), config.validation);
+      // with a follower the history is read to the streams' ends and the follower goes on from there
+      const positions: StreamPositions | undefined = follower ? new Map() : undefined;
+      await tail.loadHistory(namedSources, config.validation, positions);
+      await follower?.start(positions);
       if (config.otlp.endpoint) {
         // loaded only when asked for: without an endpoint no OpenTelemetry module is ever imported
         const { startOtel } = await import('./otel/index.js');
@@ -247,7 +257,10 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       for (const s of sources) {
         const sc = sourceConfigs.get(s.name)!;
         const handler = pipeline.handler(s.name, { format: sc.format, preset: sc.preset, mapping: sc.mapping });
-        await s.start(app.otel ? app.otel.traceHandler(s.name, s.kind, handler) : handler);
+        await s.start(app.otel ? app.otel.traceHandler(s.name, s.kind, handler) : handler).catch(async (err: unknown) => {
+          await follower?.stop(); // a failed start leaves no reader behind
+          throw err;
+        });
         logger.info({ source: s.name, kind: s.kind }, 'source started');
       }
     },
@@ -257,6 +270,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       // 1. bus sources stop fetching and ack what they hold; 2. the server finishes in-flight
       // requests and closes tail clients; 3. the pipeline drains; 4. state and sinks let go
       for (const s of sources) if (s !== http) await s.stop().catch((err) => logger.error({ err, source: s.name }, 'source stop failed'));
+      await follower?.stop();
       await tail.closeClients(); // WebSocket 1001 and the end of SSE streams, before the server waits on them
       await server.close();
       await http?.stop();

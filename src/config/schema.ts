@@ -295,6 +295,12 @@ export const configSchema = z
           .default(true)
           .describe('on start, read the last historySize messages of the configured NATS streams and Redis keys back into the history, so it survives a restart'),
         historyLoadTimeoutMs: z.number().int().min(100).default(5000).describe('start-up budget for reading history from the bus; after it the tail starts with what it has'),
+        follow: z
+          .enum(['auto', 'on', 'off'])
+          .default('auto')
+          .describe(
+            'read every NATS stream and Redis key of the bus sources a second time, without a durable consumer or group, so the tail of each replica shows every event, not its share; auto is on when a nats-jetstream or redis-streams source exists',
+          ),
         maxReplay: z.number().int().min(0).max(1_000_000).default(10_000).describe('events one subscribe may ask to replay'),
         batchIntervalMs: z.number().int().min(1).max(1000).default(20).describe('one frame per client per interval: a frame per event costs ~26x the CPU'),
         snapshotIntervalMs: z.number().int().min(100).default(2000).describe('how often clients get the metrics snapshot'),

@@ -45,7 +45,7 @@ export class Detail {
       ['stage', e.stage],
       ['task', e.task ? [e.task.name, e.task.id].filter(Boolean).join(' · ') : undefined],
       ['agent', e.agent],
-      ['duration', e.duration_ms !== undefined ? millis(e.duration_ms) : undefined],
+      ['duration', e.duration_ms !== undefined ? `${millis(e.duration_ms)}${e.duration_derived === true ? ' (derived from the start event)' : ''}` : undefined],
       ['priority', e.priority],
     ];
     this.fields.replaceChildren();

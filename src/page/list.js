@@ -137,6 +137,9 @@ export class VirtualList {
     st.textContent = q ? `${q.name} = ${q.depth}` : [e.stage, e.task?.name ?? e.task?.id].filter(Boolean).join(' · ');
     agent.textContent = e.agent ?? '';
     dur.textContent = millis(e.duration_ms);
+    // derived from the run's start event by the exporter, not sent by the producer
+    dur.classList.toggle('derived', e.duration_derived === true);
+    dur.title = e.duration_derived === true ? 'derived from the start event' : '';
     prio.textContent = e.priority;
     prio.className = `p-${e.priority}`;
     slot.row.title = e.id;

@@ -1,7 +1,7 @@
 // @ts-check
 // The events the page holds: newest last, bounded, deduplicated by event id.
 
-/** @typedef {{ id: string, type: string, time: string, source: string, priority: string, workflow?: { id: string, type: string }, stage?: string, task?: { id: string, name?: string }, agent?: string, duration_ms?: number, [k: string]: unknown }} WorkflowEvent */
+/** @typedef {{ id: string, type: string, time: string, source: string, priority: string, workflow?: { id: string, type: string }, stage?: string, task?: { id: string, name?: string }, agent?: string, duration_ms?: number, duration_derived?: boolean, [k: string]: unknown }} WorkflowEvent */
 
 export class EventStore {
   /** @param {number} max rows kept; the oldest go first */

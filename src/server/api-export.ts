@@ -45,7 +45,8 @@ export const CSV_COLUMNS: { name: string; get: (e: Record<string, unknown>) => u
     }
     return [{ name: key, get: (e: Record<string, unknown>) => e[key] }];
   },
-);
+  // true when duration_ms was derived from the run's start event (tail.ts), empty when the event carried it
+).concat({ name: 'duration_derived', get: (e) => e.duration_derived });
 
 export function csvHeader(): string {
   return `${CSV_COLUMNS.map((c) => c.name).join(',')}\r\n`;

@@ -9,11 +9,22 @@ import type { TailClient, Transport } from './client.js';
 import { compileFilter, type TailFilter } from './filter.js';
 import { History, type TailEntry } from './history.js';
 import { WindowStats, type WindowSnapshot } from './stats.js';
-import { readStreamHistory } from './stream-history.js';
+import { readStreamHistory, type StreamPositions } from './stream-history.js';
 
 export type TailConfig = Config['tail'];
 
 export const CLOSE_GRACE_MS = 1000; // a client that does not answer our close frame is cut after this
+
+/** A tail event: the canonical event, with duration_ms derived from its start when it had none. */
+export type TailEvent = WorkflowEvent & { duration_derived?: true };
+
+/**
+ * The event with `duration_ms` from the lifecycle (end time minus its start), marked as derived; a
+ * copy, because the other sinks hold the same event. Microsecond precision, free of float noise.
+ */
+export function withDerivedDuration(event: WorkflowEvent, seconds: number): TailEvent {
+  return { ...event, duration_ms: Math.round(seconds * 1e6) / 1e3, duration_derived: true };
+}
 
 export interface ActiveRun {
   workflow_type: string;
@@ -61,6 +72,8 @@ export class TailSink implements Sink {
   private closed = false;
   eventsTotal = 0;
   droppedTotal = 0;
+  /** sources whose events reach the tail through the follower (follow.ts), not the pipeline */
+  private readonly followed = new Set<string>();
 
   constructor(private readonly deps: TailDeps) {
     this.config = deps.config;
@@ -69,14 +82,33 @@ export class TailSink implements Sink {
     this.stats = new WindowStats(deps.config.windowSeconds, this.now);
   }
 
+  /**
+   * Hands the events of `sources` to the follower: the pipeline's batches from them are skipped,
+   * since this replica's shared consumer sees only its share and the follower sees them all.
+   */
+  follow(sources: Iterable<string>): void {
+    for (const s of sources) this.followed.add(s);
+  }
+
+  /** The pipeline's batches: all but those of followed sources. */
   write(batch: ProcessedBatch): void {
+    if (this.followed.size > 0 && this.followed.has(batch.source)) return;
+    this.take(batch);
+  }
+
+  /** Keeps a batch in the history and the window and queues it for clients (the follower calls this directly). */
+  take(batch: ProcessedBatch): void {
     const { events, durations, source, receivedAtMs } = batch;
     const fanOut = this.clients.size > 0;
     const entries: TailEntry[] | undefined = fanOut ? new Array(events.length) : undefined;
     const redact = this.deps.redact;
     for (let i = 0; i < events.length; i++) {
-      const entry = this.history.push(redact ? redact(events[i]) : events[i], source, receivedAtMs);
-      this.stats.add(events[i], durations[i]);
+      let event = events[i];
+      const d = durations[i];
+      // before redaction, so a redacted duration_ms stays redacted
+      if (event.duration_ms === undefined && d === d) event = withDerivedDuration(event, d);
+      const entry = this.history.push(redact ? redact(event) : event, source, receivedAtMs);
+      this.stats.add(events[i], d);
       if (entries) entries[i] = entry;
     }
     this.eventsTotal += events.length;
@@ -104,8 +136,9 @@ export class TailSink implements Sink {
   /**
    * Fills the history from the NATS streams and Redis keys of the bus sources, within
    * historyLoadTimeoutMs; call before the sources start so history comes before live events.
+   * With `positions` (the follower takes over) every stream is read to its end, recorded there.
    */
-  async loadHistory(sources: { name: string; config: SourceConfig }[], validation: Config['validation']): Promise<number> {
+  async loadHistory(sources: { name: string; config: SourceConfig }[], validation: Config['validation'], positions?: StreamPositions): Promise<number> {
     const bus = sources.filter((s) => s.config.kind === 'nats-jetstream' || s.config.kind === 'redis-streams');
     if (!this.config.historyFromSources || this.config.historySize === 0 || bus.length === 0) return 0;
     const ac = new AbortController();
@@ -123,6 +156,7 @@ export class TailSink implements Sink {
       now: this.now,
       signal: ac.signal,
       timeoutMs: this.config.historyLoadTimeoutMs,
+      positions,
     });
     try {
       const items = await Promise.race([read, timeout]);

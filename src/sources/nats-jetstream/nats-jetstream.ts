@@ -19,7 +19,7 @@ export const FAILED_BATCH_NAK_MS = 2000; // redeliver a batch whose sinks failed
  * when asked, for a dead letter or a reject log: it parses the reply subject, a few percent of the
  * source's CPU when done for every message.
  */
-class NatsRaw implements RawMessage {
+export class NatsRaw implements RawMessage {
   readonly data: Uint8Array;
   readonly subject: string;
   constructor(private readonly msg: JsMsg) {

@@ -1,0 +1,250 @@
+// The tail follower: two exporters on one JetStream durable consumer (and on one Redis consumer
+// group) split the events for metrics, yet the history and a WebSocket client of each show every
+// event exactly once; a broker restart is followed through; tail.follow off keeps the old split.
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { natsUrl, redisUrl, uniqueName } from './helpers/brokers.js';
+import { startApp, waitFor, type TestApp } from './helpers/app.js';
+import { value } from './helpers/metrics.js';
+import { Processes } from './helpers/processes.js';
+import { TailTestClient, type TailEvent } from './helpers/tail.js';
+
+const N = 120;
+const SOURCE = 'follow-test';
+
+interface HistoryPage {
+  events: TailEvent[];
+  history: { size: number };
+}
+async function historyOf(a: TestApp): Promise<TailEvent[]> {
+  const res = await fetch(`${a.url}/api/events?limit=10000`);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as HistoryPage).events.reverse(); // oldest first
+}
+const sorted = (xs: string[]) => [...xs].sort();
+const sum = async (apps: TestApp[], name: string, labels: Record<string, string> = {}) => {
+  const each = await Promise.all(apps.map(async (a) => value(await a.scrape(), name, labels)));
+  return { each, total: each.reduce((x, y) => x + y, 0) };
+};
+
+/**
+ * N events: a run whose completion carries no duration_ms (derived from its start, 1.5 s), a task
+ * with duration_ms 1200, and plain agent events; one of them per six is from the run's workflow.
+ */
+function traffic(prefix: string): { events: Record<string, unknown>[]; ids: string[] } {
+  const t0 = Date.now() - 60_000;
+  const at = (ms: number) => new Date(t0 + ms).toISOString();
+  const events: Record<string, unknown>[] = [
+    { id: `${prefix}-start`, type: 'workflow.started', time: at(0), source: SOURCE, workflow: { id: `${prefix}-wf`, type: 'followed' } },
+    { id: `${prefix}-task`, type: 'task.completed', time: at(100), source: SOURCE, agent: 'coder', duration_ms: 1200, workflow: { id: `${prefix}-wf`, type: 'followed' } },
+  ];
+  for (let i = 0; i < N - 3; i++) events.push({ id: `${prefix}-e${i}`, type: 'agent.response', time: at(200 + i), source: SOURCE, agent: i % 2 ? 'coder' : 'tester' });
+  events.push({ id: `${prefix}-end`, type: 'workflow.completed', time: at(1500), source: SOURCE, workflow: { id: `${prefix}-wf`, type: 'followed' } });
+  return { events, ids: events.map((e) => e.id as string) };
+}
+
+/** Both replicas' tails hold every event once, their metrics split them, and the derived duration is on every tail. */
+async function expectEveryTailComplete(apps: TestApp[], clients: TailTestClient[], prefix: string, ids: string[]): Promise<void> {
+  await waitFor('every event counted once across the replicas', async () => (await sum(apps, 'workflow_events_total', { source: SOURCE })).total >= N);
+  for (const [i, c] of clients.entries()) await c.waitEvents(N, `${N} events on the WebSocket of replica ${i}`);
+  for (const a of apps) await waitFor('history complete', async () => (await historyOf(a)).length >= N);
+
+  const counted = await sum(apps, 'workflow_events_total', { source: SOURCE });
+  expect(counted.total).toBe(N);
+  // the shared consumer did split the stream: each replica counted a share, none all of it
+  for (const n of counted.each) expect(n).toBeGreaterThan(0);
+  for (const n of counted.each) expect(n).toBeLessThan(N);
+  // the broken message is rejected once, by the replica that got it from the shared consumer
+  expect((await sum(apps, 'workflow_exporter_events_rejected_total')).total).toBe(1);
+
+  for (const [i, a] of apps.entries()) {
+    const history = await historyOf(a);
+    expect(history.length, `history of replica ${i}`).toBe(N);
+    expect(sorted(history.map((e) => e.id))).toEqual(sorted(ids));
+    expect(sorted(clients[i].ids())).toEqual(sorted(ids));
+    for (const list of [history, clients[i].events]) {
+      const end = list.find((e) => e.id === `${prefix}-end`)!;
+      expect(end.duration_ms).toBe(1500);
+      expect(end.duration_derived).toBe(true);
+      expect(end.workflow).toEqual({ id: `${prefix}-wf`, type: 'followed' });
+      const task = list.find((e) => e.id === `${prefix}-task`)!;
+      expect(task.duration_ms).toBe(1200);
+      expect(task.duration_derived).toBeUndefined();
+    }
+    const snap = (await (await fetch(`${a.url}/api/snapshot`)).json()) as { events_total: number };
+    expect(snap.events_total).toBe(N);
+  }
+}
+
+async function openClients(apps: TestApp[]): Promise<TailTestClient[]> {
+  const clients = await Promise.all(apps.map((a) => TailTestClient.connect(a.url)));
+  for (const c of clients) await c.subscribe({ sources: [SOURCE] }, 0);
+  return clients;
+}
+
+describe('every replica tails every event', () => {
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  let nurl: string;
+  let redis: Redis;
+  let rurl: string;
+  const streams: string[] = [];
+  const keys: string[] = [];
+
+  beforeAll(async () => {
+    nurl = await natsUrl();
+    nc = await connect({ servers: nurl });
+    jsm = await jetstreamManager(nc);
+    rurl = await redisUrl();
+    redis = new Redis(rurl);
+  });
+  afterAll(async () => {
+    for (const s of streams) await jsm.streams.delete(s).catch(() => {});
+    await nc?.drain();
+    if (keys.length) await redis.del(...keys);
+    redis?.disconnect();
+  });
+
+  test('NATS JetStream: two replicas on one durable consumer', async () => {
+    const stream = uniqueName('WFX_FOLLOW');
+    const subject = uniqueName('wfx.follow').replace(/_/g, '-');
+    streams.push(stream);
+    await jsm.streams.add({ name: stream, subjects: [`${subject}.>`] });
+    const cfg = {
+      http: false,
+      sources: [{ kind: 'nats-jetstream', servers: [nurl], streams: [{ stream, subjects: [`${subject}.>`], durable: 'wfx-follow' }], create: true, batch: 4 }],
+    };
+    const apps = [await startApp(cfg), await startApp(cfg)];
+    try {
+      for (const a of apps) expect(a.app.follower).toBeDefined();
+      const clients = await openClients(apps);
+      const { events, ids } = traffic('n');
+      const js = jetstream(nc);
+      for (const [i, e] of events.entries()) {
+        await js.publish(`${subject}.events`, JSON.stringify(e));
+        if (i === 10) await js.publish(`${subject}.events`, '{"broken":');
+      }
+      await expectEveryTailComplete(apps, clients, 'n', ids);
+      for (const c of clients) c.close();
+    } finally {
+      for (const a of apps) await a.close();
+    }
+  });
+
+  test('Redis Streams: two replicas in one consumer group', async () => {
+    const key = uniqueName('wfx:follow');
+    keys.push(key);
+    const cfg = (consumer: string) => ({
+      http: false,
+      sources: [{ kind: 'redis-streams', url: rurl, keys: [key], group: 'wfx-follow', consumer, batch: 4, blockMs: 100 }],
+    });
+    const apps = [await startApp(cfg('a')), await startApp(cfg('b'))];
+    try {
+      const clients = await openClients(apps);
+      const { events, ids } = traffic('r');
+      for (const [i, e] of events.entries()) {
+        await redis.xadd(key, '*', 'data', JSON.stringify(e));
+        if (i === 10) await redis.xadd(key, '*', 'data', '{"broken":');
+      }
+      await expectEveryTailComplete(apps, clients, 'r', ids);
+      for (const c of clients) c.close();
+    } finally {
+      for (const a of apps) await a.close();
+    }
+  });
+
+  test('tail.follow off: each replica tails only its share of the stream', async () => {
+    const key = uniqueName('wfx:follow-off');
+    keys.push(key);
+    const cfg = (consumer: string) => ({
+      http: false,
+      tail: { follow: 'off' },
+      sources: [{ kind: 'redis-streams', url: rurl, keys: [key], group: 'wfx-follow', consumer, batch: 4, blockMs: 100 }],
+    });
+    const apps = [await startApp(cfg('a')), await startApp(cfg('b'))];
+    try {
+      for (const a of apps) expect(a.app.follower).toBeUndefined();
+      const { events } = traffic('o');
+      for (const e of events) await redis.xadd(key, '*', 'data', JSON.stringify(e));
+      await waitFor('every event counted', async () => (await sum(apps, 'workflow_events_total', { source: SOURCE })).total >= N);
+      const counted = await sum(apps, 'workflow_events_total', { source: SOURCE });
+      const sizes = await Promise.all(apps.map(async (a) => (await historyOf(a)).length));
+      expect(sizes).toEqual(counted.each);
+      expect(sizes[0] + sizes[1]).toBe(N);
+    } finally {
+      for (const a of apps) await a.close();
+    }
+  });
+
+  test('auto without a bus source starts no follower', async () => {
+    const a = await startApp({ http: true });
+    try {
+      expect(a.app.follower).toBeUndefined();
+    } finally {
+      await a.close();
+    }
+  });
+});
+
+describe('the follower follows a broker restart', () => {
+  const procs = new Processes();
+  afterAll(() => procs.cleanup());
+
+  const ids = (prefix: string, from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `${prefix}${from + i}`);
+  const event = (id: string) => JSON.stringify({ id, type: 'agent.request', time: new Date().toISOString(), source: SOURCE, agent: 'coder' });
+
+  test('NATS: a killed and restarted server (same store) is followed on, without gaps or repeats', async () => {
+    const server = await procs.nats();
+    const stream = 'WFX_FOLLOW_RESTART';
+    const a = await startApp({ http: false, sources: [{ kind: 'nats-jetstream', servers: [server.url], streams: [{ stream, subjects: ['restart.>'] }], create: true }] });
+    const client = await TailTestClient.connect(a.url);
+    await client.subscribe({}, 0);
+    try {
+      const publish = async (list: string[]) => {
+        const nc = await connect({ servers: server.url });
+        const js = jetstream(nc);
+        for (const id of list) await js.publish('restart.events', event(id));
+        await nc.drain();
+      };
+      await publish(ids('k', 1, 10));
+      await client.waitEvents(10);
+      await server.restart();
+      await publish(ids('k', 11, 20));
+      await client.waitEvents(20, 'the 10 events published after the restart');
+      await waitFor('the source counted all 20', async () => value(await a.scrape(), 'workflow_events_total', { source: SOURCE }) === 20, 30_000);
+      expect(client.ids()).toEqual(ids('k', 1, 20));
+      expect((await historyOf(a)).map((e) => e.id)).toEqual(ids('k', 1, 20));
+    } finally {
+      client.close();
+      await a.close();
+    }
+  });
+
+  test('Redis: a restarted server that lost the stream is followed on', async () => {
+    const server = await procs.redis({ persistent: false });
+    const key = 'wfx:follow-restart';
+    const a = await startApp({ http: false, sources: [{ kind: 'redis-streams', url: server.url, keys: [key], blockMs: 100 }] });
+    const client = await TailTestClient.connect(a.url);
+    await client.subscribe({}, 0);
+    const producer = new Redis(server.url, { maxRetriesPerRequest: null, retryStrategy: () => 200 });
+    producer.on('error', () => {});
+    try {
+      for (const id of ids('q', 1, 10)) await producer.xadd(key, '*', 'data', event(id));
+      await client.waitEvents(10);
+      await server.restart();
+      // the source recreates its group when it finds it missing; publish once it has
+      await waitFor('the group recreated', async () => value(await a.scrape(), 'workflow_exporter_source_errors_total', { kind: 'group_recreated' }) >= 1, 30_000);
+      for (const id of ids('q', 11, 20)) await producer.xadd(key, '*', 'data', event(id));
+      await client.waitEvents(20, 'the 10 events published after the restart');
+      await waitFor('the source counted all 20', async () => value(await a.scrape(), 'workflow_events_total', { source: SOURCE }) === 20, 30_000);
+      expect(client.ids()).toEqual(ids('q', 1, 20));
+      expect((await historyOf(a)).map((e) => e.id)).toEqual(ids('q', 1, 20));
+    } finally {
+      producer.disconnect();
+      client.close();
+      await a.close();
+    }
+  });
+});
