@@ -98,8 +98,9 @@ async function main() {
         cards.update(s);
         chart.update(s.series);
       },
-      onState(state, text) {
+      onState(state, text, transport) {
         conn.dataset.state = state;
+        conn.dataset.transport = transport;
         connText.textContent = text;
         tokenButton.hidden = !(state === 'unauthorized' || token());
         if (state === 'unauthorized' && !dialog.open) dialog.showModal();

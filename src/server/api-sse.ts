@@ -65,7 +65,8 @@ export interface SseOptions {
 
 export const sseApiPlugin: FastifyPluginAsync<SseOptions> = async (app, { tail, auth, metrics }) => {
   const cfg = tail.config;
-  app.get(SSE_PATH, { onRequest: auth.require('read') }, async (req, reply) => {
+  // EventSource cannot send an Authorization header: this route alone also takes ?access_token=
+  app.get(SSE_PATH, { onRequest: auth.require('read', { queryToken: true }) }, async (req, reply) => {
     const query = req.query as Record<string, unknown>;
     let filter;
     try {

@@ -26,6 +26,23 @@ export type AuthFailure = (typeof AUTH_FAILURES)[number];
 /** Browsers cannot set headers on a WebSocket: the token rides as the subprotocol `bearer.<token>`. */
 export const WS_TOKEN_PROTOCOL_PREFIX = 'bearer.';
 
+/**
+ * Nor on an EventSource: routes that opt in (the SSE tail only) take `?access_token=<token>`. It is
+ * cut from the request URL before anything can log it.
+ */
+export const QUERY_TOKEN_PARAM = 'access_token';
+
+/** Removes the query token from the URL that Fastify's request logs and errors show. */
+function stripQueryToken(req: FastifyRequest): void {
+  const url = req.raw.url ?? '';
+  const q = url.indexOf('?');
+  if (q < 0 || !url.includes(QUERY_TOKEN_PARAM, q)) return;
+  const params = new URLSearchParams(url.slice(q + 1));
+  params.delete(QUERY_TOKEN_PARAM);
+  const rest = params.toString();
+  req.raw.url = url.slice(0, q) + (rest ? `?${rest}` : '');
+}
+
 export type AuthResult =
   | { ok: true; principal: Principal }
   | { ok: false; status: 401 | 403; reason: AuthFailure; message: string };
@@ -85,8 +102,11 @@ export class Auth {
     return found;
   }
 
-  /** The token of a request: `Authorization: Bearer <t>`, else a `bearer.<t>` WebSocket subprotocol. */
-  tokenFrom(req: FastifyRequest): string | undefined {
+  /**
+   * The token of a request: `Authorization: Bearer <t>`, else a `bearer.<t>` WebSocket subprotocol,
+   * else (only with `queryToken`) the access_token query parameter.
+   */
+  tokenFrom(req: FastifyRequest, queryToken = false): string | undefined {
     const h = req.headers.authorization;
     if (h !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
@@ -98,6 +118,10 @@ export class Auth {
         const v = p.trim();
         if (v.startsWith(WS_TOKEN_PROTOCOL_PREFIX)) return v.slice(WS_TOKEN_PROTOCOL_PREFIX.length);
       }
+    }
+    if (queryToken) {
+      const t = (req.query as Record<string, unknown> | undefined)?.[QUERY_TOKEN_PARAM];
+      if (t !== undefined) return typeof t === 'string' ? t : ''; // given twice: not a token
     }
     return undefined;
   }
@@ -119,12 +143,12 @@ export class Auth {
     }
   }
 
-  check(req: FastifyRequest, role: Role): AuthResult {
+  check(req: FastifyRequest, role: Role, queryToken = false): AuthResult {
     if (!this.originAllowed(req)) {
       return { ok: false, status: 403, reason: 'origin_not_allowed', message: `origin ${req.headers.origin} is not allowed; add it to auth.allowedOrigins` };
     }
     if (!this.enabled) return { ok: true, principal: ANONYMOUS };
-    const token = this.tokenFrom(req);
+    const token = this.tokenFrom(req, queryToken);
     if (token === undefined || token === '') {
       return { ok: false, status: 401, reason: 'missing_token', message: 'a bearer token is required (Authorization: Bearer <token>)' };
     }
@@ -134,10 +158,15 @@ export class Auth {
     return { ok: true, principal: p };
   }
 
-  /** A route hook (onRequest or preHandler) that answers 401/403 unless the request may act with `role`. */
-  require(role: Role) {
+  /**
+   * A route hook (onRequest or preHandler) that answers 401/403 unless the request may act with
+   * `role`; with `queryToken` the token may come as ?access_token= (for EventSource).
+   */
+  require(role: Role, opts: { queryToken?: boolean } = {}) {
+    const queryToken = opts.queryToken === true;
     return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-      const r = this.check(req, role);
+      if (queryToken) stripQueryToken(req);
+      const r = this.check(req, role, queryToken);
       if (r.ok) {
         this.principals.set(req, r.principal);
         return;
