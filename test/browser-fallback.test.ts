@@ -1,18 +1,16 @@
 // The live page when WebSocket is blocked (a proxy that passes HTTP only): it falls back to the SSE
 // stream with the same filters, shows the transport, and with auth sends its token as the query
 // parameter that only the SSE route accepts and that never reaches a log.
-import { existsSync } from 'node:fs';
 import pino from 'pino';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createApp, type App } from '../src/app.js';
 import { configFrom } from '../src/config/load.js';
 import { waitFor } from './helpers/app.js';
+import { connState as state, eventCount as count, launchChromium, rowIds as rows } from './helpers/browser.js';
 import { value } from './helpers/metrics.js';
 import { publish, tailEvent } from './helpers/tail.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--headless'];
 const READ_TOKEN = 'fallback-read-token-0123456789';
 const OPERATOR_TOKEN = 'fallback-operator-token-0123456789';
 const AUTH = {
@@ -27,10 +25,7 @@ const apps: App[] = [];
 const pages: Page[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is missing at ${CHROMIUM}: install it with apt-get install -y chromium (.ci/run does), or set CHROMIUM_PATH`);
-  }
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
@@ -64,16 +59,7 @@ async function openBlocked(url: string): Promise<{ page: Page; errors: string[] 
   return { page, errors };
 }
 
-const state = (page: Page) => page.getAttribute('#conn', 'data-state');
 const transport = (page: Page) => page.getAttribute('#conn', 'data-transport');
-const count = async (page: Page) => Number(await page.getAttribute('#count', 'data-count'));
-const rows = (page: Page) =>
-  page.$$eval('#list .row:not([hidden])', (els) =>
-    els
-      .map((e) => ({ id: (e as HTMLElement).dataset.id ?? '', y: new DOMMatrix(getComputedStyle(e).transform).m42 }))
-      .sort((a, b) => a.y - b.y)
-      .map((r) => r.id),
-  );
 const until = (what: string, fn: () => Promise<boolean>, timeoutMs = 20_000) => waitFor(what, fn, timeoutMs, 50);
 
 describe('the live page without WebSocket', () => {

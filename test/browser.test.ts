@@ -2,14 +2,13 @@
 // shows events published over HTTP, filters, reconnects after a server restart without duplicates,
 // virtualizes 10,000 rows, asks for a token, and is screenshotted in both themes.
 import { existsSync, mkdirSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import type { WebSocketServer } from 'ws';
 import { startApp, waitFor, type TestApp } from './helpers/app.js';
+import { connState as state, eventCount as count, launchChromium, rowIds as rows } from './helpers/browser.js';
 import { publish, tailEvent } from './helpers/tail.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--headless'];
 export const SCREENSHOTS = 'test-output/screenshots';
 
 let browser: Browser;
@@ -17,10 +16,7 @@ const apps: TestApp[] = [];
 const pages: Page[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is missing at ${CHROMIUM}: install it with apt-get install -y chromium (.ci/run does), or set CHROMIUM_PATH`);
-  }
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  browser = await launchChromium();
   mkdirSync(SCREENSHOTS, { recursive: true });
 });
 afterAll(async () => {
@@ -55,16 +51,6 @@ async function open(url: string): Promise<{ page: Page; problems: PageProblems }
   return { page, problems };
 }
 
-const state = (page: Page) => page.getAttribute('#conn', 'data-state');
-const count = async (page: Page) => Number(await page.getAttribute('#count', 'data-count'));
-/** ids of the rows drawn, top (newest) to bottom */
-const rows = (page: Page) =>
-  page.$$eval('#list .row:not([hidden])', (els) =>
-    els
-      .map((e) => ({ id: (e as HTMLElement).dataset.id ?? '', y: new DOMMatrix(getComputedStyle(e).transform).m42 }))
-      .sort((a, b) => a.y - b.y)
-      .map((r) => r.id),
-  );
 /** the id of the row at the top of the scrolled view */
 const topRow = (page: Page) =>
   page.$eval('#list', (list) => {

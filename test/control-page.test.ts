@@ -1,14 +1,14 @@
 // The live page's operator controls in headless Chromium: pause a run from its row with a
 // confirmation step, see its state change when the platform's workflow.paused event arrives, resume
 // it from the event detail, and see no controls with a read-only token.
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ControlCommand } from '../src/control/command.js';
 import type { CanonicalEventInput } from '../src/events/schema.js';
 import type { AuditEntry } from '../src/server/audit.js';
 import { startApp, waitFor, type TestApp } from './helpers/app.js';
+import { launchChromium } from './helpers/browser.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const OPERATOR = 'operator-token-0123456789abcdef';
 const READER = 'read-only-token-0123456789abcdef';
 const auth = {
@@ -21,10 +21,7 @@ const auth = {
 let browser: Browser;
 let t: TestApp | undefined;
 beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--headless'],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

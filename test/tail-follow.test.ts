@@ -1,11 +1,12 @@
 // The tail follower: two exporters on one JetStream durable consumer (and on one Redis consumer
 // group) split the events for metrics, yet the history and a WebSocket client of each show every
 // event exactly once; a broker restart is followed through; tail.follow off keeps the old split.
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { natsUrl, redisUrl, uniqueName } from './helpers/brokers.js';
+import { afterAll, describe, expect, test } from 'vitest';
+import { uniqueName } from './helpers/brokers.js';
+import { useBuses } from './helpers/buses.js';
 import { startApp, waitFor, type TestApp } from './helpers/app.js';
 import { value } from './helpers/metrics.js';
 import { Processes } from './helpers/processes.js';
@@ -85,43 +86,35 @@ async function openClients(apps: TestApp[]): Promise<TailTestClient[]> {
 }
 
 describe('every replica tails every event', () => {
-  let nc: NatsConnection;
-  let jsm: JetStreamManager;
-  let nurl: string;
-  let redis: Redis;
-  let rurl: string;
-  const streams: string[] = [];
-  const keys: string[] = [];
+  const bus = useBuses();
 
-  beforeAll(async () => {
-    nurl = await natsUrl();
-    nc = await connect({ servers: nurl });
-    jsm = await jetstreamManager(nc);
-    rurl = await redisUrl();
-    redis = new Redis(rurl);
-  });
-  afterAll(async () => {
-    for (const s of streams) await jsm.streams.delete(s).catch(() => {});
-    await nc?.drain();
-    if (keys.length) await redis.del(...keys);
-    redis?.disconnect();
-  });
+  /** Two exporters in one Redis consumer group on a fresh key, as consumers a and b. */
+  async function redisReplicas(prefix: string, tail: Record<string, unknown> = {}): Promise<{ key: string; apps: TestApp[] }> {
+    const key = uniqueName(prefix);
+    bus.keys.push(key);
+    const cfg = (consumer: string) => ({
+      http: false,
+      tail,
+      sources: [{ kind: 'redis-streams', url: bus.rurl, keys: [key], group: 'wfx-follow', consumer, batch: 4, blockMs: 100 }],
+    });
+    return { key, apps: [await startApp(cfg('a')), await startApp(cfg('b'))] };
+  }
 
   test('NATS JetStream: two replicas on one durable consumer', async () => {
     const stream = uniqueName('WFX_FOLLOW');
     const subject = uniqueName('wfx.follow').replace(/_/g, '-');
-    streams.push(stream);
-    await jsm.streams.add({ name: stream, subjects: [`${subject}.>`] });
+    bus.streams.push(stream);
+    await bus.jsm.streams.add({ name: stream, subjects: [`${subject}.>`] });
     const cfg = {
       http: false,
-      sources: [{ kind: 'nats-jetstream', servers: [nurl], streams: [{ stream, subjects: [`${subject}.>`], durable: 'wfx-follow' }], create: true, batch: 4 }],
+      sources: [{ kind: 'nats-jetstream', servers: [bus.nurl], streams: [{ stream, subjects: [`${subject}.>`], durable: 'wfx-follow' }], create: true, batch: 4 }],
     };
     const apps = [await startApp(cfg), await startApp(cfg)];
     try {
       for (const a of apps) expect(a.app.follower).toBeDefined();
       const clients = await openClients(apps);
       const { events, ids } = traffic('n');
-      const js = jetstream(nc);
+      const js = jetstream(bus.nc);
       for (const [i, e] of events.entries()) {
         await js.publish(`${subject}.events`, JSON.stringify(e));
         if (i === 10) await js.publish(`${subject}.events`, '{"broken":');
@@ -134,19 +127,13 @@ describe('every replica tails every event', () => {
   });
 
   test('Redis Streams: two replicas in one consumer group', async () => {
-    const key = uniqueName('wfx:follow');
-    keys.push(key);
-    const cfg = (consumer: string) => ({
-      http: false,
-      sources: [{ kind: 'redis-streams', url: rurl, keys: [key], group: 'wfx-follow', consumer, batch: 4, blockMs: 100 }],
-    });
-    const apps = [await startApp(cfg('a')), await startApp(cfg('b'))];
+    const { key, apps } = await redisReplicas('wfx:follow');
     try {
       const clients = await openClients(apps);
       const { events, ids } = traffic('r');
       for (const [i, e] of events.entries()) {
-        await redis.xadd(key, '*', 'data', JSON.stringify(e));
-        if (i === 10) await redis.xadd(key, '*', 'data', '{"broken":');
+        await bus.redis.xadd(key, '*', 'data', JSON.stringify(e));
+        if (i === 10) await bus.redis.xadd(key, '*', 'data', '{"broken":');
       }
       await expectEveryTailComplete(apps, clients, 'r', ids);
       for (const c of clients) c.close();
@@ -156,18 +143,11 @@ describe('every replica tails every event', () => {
   });
 
   test('tail.follow off: each replica tails only its share of the stream', async () => {
-    const key = uniqueName('wfx:follow-off');
-    keys.push(key);
-    const cfg = (consumer: string) => ({
-      http: false,
-      tail: { follow: 'off' },
-      sources: [{ kind: 'redis-streams', url: rurl, keys: [key], group: 'wfx-follow', consumer, batch: 4, blockMs: 100 }],
-    });
-    const apps = [await startApp(cfg('a')), await startApp(cfg('b'))];
+    const { key, apps } = await redisReplicas('wfx:follow-off', { follow: 'off' });
     try {
       for (const a of apps) expect(a.app.follower).toBeUndefined();
       const { events } = traffic('o');
-      for (const e of events) await redis.xadd(key, '*', 'data', JSON.stringify(e));
+      for (const e of events) await bus.redis.xadd(key, '*', 'data', JSON.stringify(e));
       await waitFor('every event counted', async () => (await sum(apps, 'workflow_events_total', { source: SOURCE })).total >= N);
       const counted = await sum(apps, 'workflow_events_total', { source: SOURCE });
       const sizes = await Promise.all(apps.map(async (a) => (await historyOf(a)).length));

@@ -1,17 +1,16 @@
 // The tail's history: GET /api/events with filters and a before cursor, the bounded ring, and
 // history read back from the NATS stream or Redis keys so it survives a restart.
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
+import { jetstream } from '@nats-io/jetstream';
 import net from 'node:net';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { configFrom } from '../src/config/load.js';
 import { sourceSchema } from '../src/config/schema.js';
 import { createMetrics } from '../src/sinks/metrics/registry.js';
 import { TailSink } from '../src/sinks/tail/tail.js';
-import { natsUrl, redisUrl, uniqueName } from './helpers/brokers.js';
+import { uniqueName } from './helpers/brokers.js';
+import { useBuses } from './helpers/buses.js';
 import { startApp, waitFor, type TestApp } from './helpers/app.js';
 import { publish, tailEvent } from './helpers/tail.js';
 
@@ -67,42 +66,22 @@ describe('GET /api/events', () => {
 });
 
 describe('history read back from the bus on start', () => {
-  let nc: NatsConnection;
-  let jsm: JetStreamManager;
-  let nurl: string;
-  let redis: Redis;
-  let rurl: string;
-  const streams: string[] = [];
-  const keys: string[] = [];
-
-  beforeAll(async () => {
-    nurl = await natsUrl();
-    nc = await connect({ servers: nurl });
-    jsm = await jetstreamManager(nc);
-    rurl = await redisUrl();
-    redis = new Redis(rurl);
-  });
-  afterAll(async () => {
-    for (const s of streams) await jsm.streams.delete(s).catch(() => {});
-    await nc?.drain();
-    if (keys.length) await redis.del(...keys);
-    redis?.disconnect();
-  });
+  const bus = useBuses();
 
   test('NATS JetStream: a restarted exporter shows what the stream holds, without duplicates', async () => {
     const stream = uniqueName('WFX_TAIL');
     const subject = uniqueName('wfx.tail').replace(/_/g, '-');
-    streams.push(stream);
+    bus.streams.push(stream);
     const cfg = (historySize = 1000) => ({
       http: true,
       tail: { historySize },
-      sources: [{ kind: 'nats-jetstream', servers: [nurl], streams: [{ stream, subjects: [`${subject}.>`], durable: 'wfx-tail' }], create: true }],
+      sources: [{ kind: 'nats-jetstream', servers: [bus.nurl], streams: [{ stream, subjects: [`${subject}.>`], durable: 'wfx-tail' }], create: true }],
     });
-    const js = jetstream(nc);
+    const js = jetstream(bus.nc);
     const send = async (list: (string | object)[]) => {
       for (const p of list) await js.publish(`${subject}.events`, typeof p === 'string' ? p : JSON.stringify(p));
     };
-    const acked = (n: number) => waitFor(`ack floor ${n}`, async () => (await jsm.consumers.info(stream, 'wfx-tail')).ack_floor.stream_seq === n);
+    const acked = (n: number) => waitFor(`ack floor ${n}`, async () => (await bus.jsm.consumers.info(stream, 'wfx-tail')).ack_floor.stream_seq === n);
 
     let a = await startApp(cfg());
     await send([...range(1, 15).map((id) => tailEvent(id)), '{"broken":', ...range(16, 30).map((id) => tailEvent(id))]);
@@ -133,14 +112,14 @@ describe('history read back from the bus on start', () => {
 
   test('Redis Streams: a restarted exporter shows what the keys hold, without duplicates', async () => {
     const key = uniqueName('wfx:tail');
-    keys.push(key);
-    const cfg = { http: true, sources: [{ kind: 'redis-streams', url: rurl, keys: [key], group: 'wfx-tail', startId: '0', blockMs: 100 }] };
+    bus.keys.push(key);
+    const cfg = { http: true, sources: [{ kind: 'redis-streams', url: bus.rurl, keys: [key], group: 'wfx-tail', startId: '0', blockMs: 100 }] };
     const send = async (list: string[]) => {
-      for (const id of list) await redis.xadd(key, '*', 'data', JSON.stringify(tailEvent(id, { type: 'agent.response', agent: 'coder' })));
+      for (const id of list) await bus.redis.xadd(key, '*', 'data', JSON.stringify(tailEvent(id, { type: 'agent.response', agent: 'coder' })));
     };
     const drained = (n: number) =>
       waitFor(`group at ${n} entries, none pending`, async () => {
-        const groups = (await redis.xinfo('GROUPS', key)) as unknown[][];
+        const groups = (await bus.redis.xinfo('GROUPS', key)) as unknown[][];
         const g = groups[0];
         return g[g.indexOf('pending') + 1] === 0 && g[g.indexOf('entries-read') + 1] === n;
       });
