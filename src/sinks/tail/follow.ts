@@ -16,7 +16,7 @@ import { entryToRaw, redisConnectOptions } from '../../sources/redis-streams/con
 import { DeadLetters } from '../dead-letters/dead-letters.js';
 import { createMetrics } from '../metrics/registry.js';
 import { MemoryLifecycleStore } from '../state/memory.js';
-import { positionKey, type StreamPositions } from './stream-history.js';
+import { isStreamNotFound, positionKey, type StreamPositions } from './stream-history.js';
 import type { TailSink } from './tail.js';
 
 type NatsConfig = Extract<SourceConfig, { kind: 'nats-jetstream' }>;
@@ -278,7 +278,7 @@ class NatsStreamReader {
     try {
       return (await this.jsm.streams.info(this.stream)).state.last_seq;
     } catch (err) {
-      if (/stream not found/i.test((err as Error).message)) return 0;
+      if (isStreamNotFound(err)) return 0;
       throw err;
     }
   }

@@ -1,6 +1,6 @@
 // Reads the last messages of the configured NATS streams and Redis keys back into the tail's history
 // at start, through the same decode, normalize and validate steps as live traffic.
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -45,6 +45,9 @@ export type StreamPositions = Map<string, number | string>;
 
 export const positionKey = (source: string, stream: string): string => `${source}\u0000${stream}`;
 
+/** The server said the stream does not exist (as opposed to not answering). */
+export const isStreamNotFound = (err: unknown): boolean => err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
+
 /**
  * Without a follower only messages the durable consumer (or group) has already passed are read:
  * anything after it is delivered again live, and reading it here too would show it twice. With a
@@ -67,9 +70,10 @@ export async function natsHistory(name: string, cfg: NatsConfig, deps: StreamHis
         if (info.state.messages === 0) continue;
         first = info.state.first_seq;
         upto = info.state.last_seq;
-      } catch {
-        deps.positions?.set(positionKey(name, s.stream), 0);
-        continue; // no stream yet: nothing to read back
+      } catch (err) {
+        // no stream yet: nothing to read back, and the follower takes it from its first message
+        if (isStreamNotFound(err)) deps.positions?.set(positionKey(name, s.stream), 0);
+        continue;
       }
       if (!deps.positions) {
         try {
