@@ -121,6 +121,11 @@ describe('every replica tails every event', () => {
       }
       await expectEveryTailComplete(apps, clients, 'n', ids);
       for (const c of clients) c.close();
+      // each follower deletes its ordered consumer on close: only the shared durable stays
+      for (const a of apps) await a.close();
+      const names: string[] = [];
+      for await (const ci of bus.jsm.consumers.list(stream)) names.push(ci.name);
+      expect(names).toEqual(['wfx-follow']);
     } finally {
       for (const a of apps) await a.close();
     }

@@ -1,7 +1,7 @@
 // The tail follower: beside each bus source's shared consumer (a JetStream durable or a Redis group,
 // which give each replica a share of the stream) a non-durable reader of the same streams, so the
 // live tail of every replica shows every event. Its events go to the tail only.
-import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -214,6 +214,7 @@ class NatsReader implements Reader {
 }
 
 class NatsStreamReader {
+  private consumer?: Consumer;
   private messages?: ConsumerMessages;
   private loop?: Promise<void>;
   private stopped = false;
@@ -251,12 +252,12 @@ class NatsStreamReader {
         this.last ??= await this.end();
         // An ordered consumer re-creates itself after a gap, a reconnect or missed heartbeats, from
         // the sequence after the last it delivered; when it gives up, this loop opens a new one.
-        const consumer = await this.js.consumers.get(this.stream, {
+        const consumer = (this.consumer = await this.js.consumers.get(this.stream, {
           // one subject as a string: servers before 2.10 take only a single filter
           filter_subjects: this.subjects.length === 1 ? this.subjects[0] : this.subjects,
           deliver_policy: DeliverPolicy.StartSequence,
           opt_start_seq: this.last + 1,
-        });
+        }));
         if (this.stopped) break;
         this.messages = await consumer.consume({ callback: this.onMessage });
         this.health.ok();
@@ -288,6 +289,8 @@ class NatsStreamReader {
     this.messages?.stop();
     await this.loop;
     await this.batcher.drain();
+    // the server would drop it after 5 idle minutes; a restart should not leave one behind that long
+    await this.consumer?.delete().catch(() => undefined);
   }
 }
 
