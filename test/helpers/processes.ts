@@ -283,6 +283,19 @@ export class Processes {
   private readonly dirs: string[] = [];
   private readonly watches: ReadyWatch[] = [];
 
+  constructor() {
+    // a worker that dies before afterAll must not leave brokers running: kill ours by PID on exit
+    process.once('exit', () => {
+      for (const p of this.procs) {
+        try {
+          if (p.alive) process.kill(p.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    });
+  }
+
   dir(prefix: string): string {
     const d = mkdtempSync(join(tmpdir(), `wfx-${prefix}-`));
     this.dirs.push(d);
