@@ -38,7 +38,9 @@ export async function startExporter(id: string, config: Record<string, unknown>,
   writeFileSync(file, JSON.stringify({ ...config, server: { host: '127.0.0.1', port, ...(config.server as object) } }, null, 2));
   const log: string[] = [];
   const t0 = performance.now();
-  const proc = start(process.execPath, [...nodeArgs, '--import', PROBE, join(ROOT, 'dist', 'cli.js'), 'serve', '--config', file], { name: id, cwd: ROOT, logTo: log });
+  // BENCH_DIST points at another build (a copy of dist/ from before a change) to measure it the same way
+  const cli = join(process.env.BENCH_DIST ?? join(ROOT, 'dist'), 'cli.js');
+  const proc = start(process.execPath, [...nodeArgs, '--import', PROBE, cli, 'serve', '--config', file], { name: id, cwd: ROOT, logTo: log });
   const url = `http://127.0.0.1:${port}`;
   let exited = false;
   proc.once('exit', () => (exited = true));

@@ -1,7 +1,7 @@
 // GET /api/events/stream: the live tail as Server-Sent Events, for curl and proxies that block WebSocket.
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { TailClient } from '../sinks/tail/client.js';
+import { type SharedFrames, TailClient } from '../sinks/tail/client.js';
 import { FilterError, filterFromQuery } from '../sinks/tail/filter.js';
 import type { TailEntry } from '../sinks/tail/history.js';
 import type { TailSink } from '../sinks/tail/tail.js';
@@ -15,6 +15,15 @@ export const SSE_RETRY_MS = 2000; // EventSource reconnects after this, sending 
 // an id line may not carry line breaks or NUL; such an event goes out without an id
 const UNSAFE_ID = /[\r\n\0]/;
 
+function eventsText(events: TailEntry[]): string {
+  let s = '';
+  for (const e of events) {
+    const id = e.event.id;
+    s += UNSAFE_ID.test(id) ? `event: event\ndata: ${e.json()}\n\n` : `id: ${id}\nevent: event\ndata: ${e.json()}\n\n`;
+  }
+  return s;
+}
+
 class SseClient extends TailClient {
   readonly transport = 'sse' as const;
 
@@ -26,16 +35,18 @@ class SseClient extends TailClient {
     return this.res.writableLength;
   }
 
-  private write(text: string): void {
+  private write(text: string | Buffer): void {
     if (!this.res.writableEnded && !this.res.destroyed) this.res.write(text);
   }
 
-  deliver(events: TailEntry[], dropped: number): void {
-    let s = dropped > 0 ? `event: dropped\ndata: {"count":${dropped}}\n\n` : '';
-    for (const e of events) {
-      const id = e.event.id;
-      s += UNSAFE_ID.test(id) ? `event: event\ndata: ${e.json()}\n\n` : `id: ${id}\nevent: event\ndata: ${e.json()}\n\n`;
+  deliver(events: TailEntry[], dropped: number, _replay = false, shared?: SharedFrames): void {
+    const notice = dropped > 0 ? `event: dropped\ndata: {"count":${dropped}}\n\n` : '';
+    if (shared && events.length > 0) {
+      if (notice) this.write(notice);
+      this.write(shared.frame('sse', () => eventsText(events)));
+      return;
     }
+    const s = notice + eventsText(events);
     if (s) this.write(s);
   }
 

@@ -1,7 +1,7 @@
 // GET /ws/events: the live tail over WebSocket; subscribe with a filter and a replay, get batched frames.
 import type { FastifyPluginAsync } from 'fastify';
 import WebSocket, { type RawData } from 'ws';
-import { droppedFrame, eventsFrame, TailClient } from '../sinks/tail/client.js';
+import { droppedFrame, eventsFrame, type SharedFrames, TailClient } from '../sinks/tail/client.js';
 import { FilterError, parseFilter } from '../sinks/tail/filter.js';
 import type { TailEntry } from '../sinks/tail/history.js';
 import type { TailSink } from '../sinks/tail/tail.js';
@@ -36,13 +36,15 @@ class WsClient extends TailClient {
     return this.ws.bufferedAmount;
   }
 
-  send(text: string): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
+  /** a text frame, also when handed the UTF-8 bytes of a shared frame */
+  send(text: string | Buffer): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text, { binary: false });
   }
 
-  deliver(events: TailEntry[], dropped: number, replay = false): void {
+  deliver(events: TailEntry[], dropped: number, replay = false, shared?: SharedFrames): void {
     if (dropped > 0) this.send(droppedFrame(dropped));
-    if (events.length > 0) this.send(eventsFrame(events, replay));
+    if (events.length === 0) return;
+    this.send(shared && !replay ? shared.frame('ws', () => eventsFrame(events)) : eventsFrame(events, replay));
   }
 
   sendSnapshot(json: string): void {

@@ -8,6 +8,8 @@ export abstract class TailClient {
   abstract readonly transport: Transport;
   /** undefined until the client subscribes: nothing is queued for it before that */
   match?: Predicate;
+  /** the filter as normalized JSON: clients with the same key match the same events and share frames */
+  filterKey?: string;
   /** matching events waiting for the next flush (shared with the history ring, not copied) */
   queue: TailEntry[] = [];
   queuedBytes = 0;
@@ -21,8 +23,11 @@ export abstract class TailClient {
 
   /** bytes handed to the socket and not yet sent: the measure of a slow reader */
   abstract buffered(): number;
-  /** one write: a dropped notice when `dropped` > 0, then the events (which may be empty) */
-  abstract deliver(events: TailEntry[], dropped: number, replay?: boolean): void;
+  /**
+   * One write: a dropped notice when `dropped` > 0, then the events (which may be empty); with
+   * `shared`, the events frame is taken from (or built once into) the frames of clients holding the same events.
+   */
+  abstract deliver(events: TailEntry[], dropped: number, replay?: boolean, shared?: SharedFrames): void;
   abstract sendSnapshot(json: string): void;
   /** called every heartbeat interval: WebSocket pings and ends a peer that missed the last pong */
   abstract heartbeat(): void;
@@ -40,4 +45,21 @@ export function eventsFrame(events: TailEntry[], replay = false): string {
 
 export function droppedFrame(count: number): string {
   return `{"type":"dropped","count":${count}}`;
+}
+
+/**
+ * Frames shared within one flush by clients whose queues hold the same events (same filter, same
+ * first and last entry, same length): each transport's frame is built and encoded once, not per client.
+ */
+export class SharedFrames {
+  private readonly built = new Map<string, Buffer>();
+
+  frame(kind: string, build: () => string): Buffer {
+    let b = this.built.get(kind);
+    if (b === undefined) {
+      b = Buffer.from(build(), 'utf8');
+      this.built.set(kind, b);
+    }
+    return b;
+  }
 }

@@ -5,7 +5,7 @@ import type { Config, SourceConfig } from '../../config/schema.js';
 import type { WorkflowEvent } from '../../events/schema.js';
 import type { ProcessedBatch, Sink } from '../../pipeline/types.js';
 import type { Metrics } from '../metrics/registry.js';
-import type { TailClient, Transport } from './client.js';
+import { SharedFrames, type TailClient, type Transport } from './client.js';
 import { compileFilter, type TailFilter } from './filter.js';
 import { History, type TailEntry } from './history.js';
 import { WindowStats, type WindowSnapshot } from './stats.js';
@@ -66,6 +66,9 @@ export class TailSink implements Sink {
   private readonly clients = new Set<TailClient>();
   private readonly now: () => number;
   private flushTimer?: NodeJS.Timeout;
+  private flushSoon?: NodeJS.Immediate;
+  /** performance.now() of the last flush: a batch waits only for what is left of the interval since */
+  private lastFlushAt = -Infinity;
   private snapshotTimer?: NodeJS.Timeout;
   private heartbeatTimer?: NodeJS.Timeout;
   private snapshotting = false;
@@ -114,15 +117,20 @@ export class TailSink implements Sink {
     this.eventsTotal += events.length;
     if (!entries) return; // no clients: the history and the window are all there is to do
     let queued = false;
+    // most clients share a filter: match each distinct filter once per batch, not once per client
+    const matched = new Map<string, TailEntry[]>();
     for (const c of this.clients) {
       const match = c.match;
       if (!match) continue;
-      for (const e of entries) {
-        if (match(e)) {
-          this.enqueue(c, e);
-          queued = true;
-        }
+      const key = c.filterKey;
+      let list = key === undefined ? undefined : matched.get(key);
+      if (list === undefined) {
+        list = [];
+        for (const e of entries) if (match(e)) list.push(e);
+        if (key !== undefined) matched.set(key, list);
       }
+      for (const e of list) this.enqueue(c, e);
+      if (list.length > 0) queued = true;
     }
     if (queued) this.schedule();
   }
@@ -239,6 +247,7 @@ export class TailSink implements Sink {
     c.queue = [];
     c.queuedBytes = 0;
     c.match = match;
+    c.filterKey = JSON.stringify(filter);
     const n = Math.min(replay, this.config.maxReplay);
     if (n <= 0) return { replayed: 0, resumed: false };
     const r = this.history.replay(match, n, after, resumeOnly);
@@ -292,25 +301,48 @@ export class TailSink implements Sink {
     this.deps.metrics.tailDropped.labels(c.transport).inc(n);
   }
 
+  /**
+   * At most one flush per batch interval, and no longer wait than that: when the last flush is
+   * already an interval old the events go out at once (after this turn of the loop, so batches
+   * arriving together share a frame); under load the flushes stay an interval apart.
+   */
   private schedule(): void {
-    if (this.flushTimer || this.closed) return;
-    this.flushTimer = setTimeout(() => this.flush(), this.config.batchIntervalMs);
+    if (this.flushTimer || this.flushSoon || this.closed) return;
+    const wait = this.lastFlushAt + this.config.batchIntervalMs - performance.now();
+    if (wait <= 0) this.flushSoon = setImmediate(() => this.flush());
+    else this.flushTimer = setTimeout(() => this.flush(), Math.ceil(wait));
   }
 
   /** One frame per client per interval; a client whose socket still holds too much waits, its queue bounded. */
   flush(): void {
-    this.flushTimer = undefined;
+    clearTimeout(this.flushTimer);
+    clearImmediate(this.flushSoon);
+    this.flushTimer = this.flushSoon = undefined;
+    this.lastFlushAt = performance.now();
     let waiting = false;
+    // clients holding the same events (same filter, same first and last entry, same count) get one
+    // frame, built once: a queue is always a run of consecutive matches, so these fix its content
+    const frames = new Map<string, SharedFrames>();
     for (const c of this.clients) {
       if (c.queue.length === 0 && c.dropped === 0) continue;
-      if (c.buffered() > this.config.maxBufferedBytes) waiting = true;
-      else this.send(c);
+      if (c.buffered() > this.config.maxBufferedBytes) {
+        waiting = true;
+        continue;
+      }
+      const q = c.queue;
+      let shared: SharedFrames | undefined;
+      if (q.length > 0 && c.filterKey !== undefined) {
+        const key = `${q[0].seq} ${q[q.length - 1].seq} ${q.length} ${c.filterKey}`;
+        shared = frames.get(key);
+        if (shared === undefined) frames.set(key, (shared = new SharedFrames()));
+      }
+      this.send(c, shared);
     }
     if (waiting) this.schedule();
   }
 
   /** Hands the client its queue (after a dropped notice when it missed some) in one write. */
-  private send(c: TailClient): void {
+  private send(c: TailClient, shared?: SharedFrames): void {
     const q = c.queue;
     const d = c.dropped;
     c.queue = [];
@@ -318,7 +350,7 @@ export class TailSink implements Sink {
     c.dropped = 0;
     c.delivered += q.length;
     try {
-      c.deliver(q, d);
+      c.deliver(q, d, false, shared);
     } catch (err) {
       this.deps.logger.warn({ err, transport: c.transport }, 'tail client write failed; closing it');
       c.terminate();
@@ -385,7 +417,8 @@ export class TailSink implements Sink {
   async closeClients(code = 1001, reason = 'server shutting down'): Promise<void> {
     this.closed = true;
     clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
+    clearImmediate(this.flushSoon);
+    this.flushTimer = this.flushSoon = undefined;
     const open = [...this.clients];
     for (const c of open) {
       try {
