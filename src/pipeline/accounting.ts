@@ -24,9 +24,13 @@ export type AccountingCounter = (kind: AccountingKind) => void;
  * busy 2-core machine.
  */
 export class RecentKeys<V> {
-  private readonly map = new Map<string, { seq: number; value: V }>();
+  // key -> its sequence number: a plain number, not an object per key, since each key lives long
+  // enough at ingest rates to be promoted and then die in the old generation
+  private readonly map = new Map<string, number>();
   private readonly keys: string[] = [];
   private readonly times: number[] = [];
+  /** values by ring slot; a slot is overwritten only after its key was evicted */
+  private readonly values: V[] = [];
   private seq = 0;
   private oldest = 0;
 
@@ -41,7 +45,8 @@ export class RecentKeys<V> {
   }
 
   get(key: string): V | undefined {
-    return this.map.get(key)?.value;
+    const seq = this.map.get(key);
+    return seq === undefined ? undefined : this.values[seq % this.cap];
   }
 
   set(key: string, value: V, atMs: number): void {
@@ -49,7 +54,8 @@ export class RecentKeys<V> {
     const slot = this.seq % this.cap;
     this.keys[slot] = key;
     this.times[slot] = atMs;
-    this.map.set(key, { seq: this.seq++, value });
+    this.values[slot] = value;
+    this.map.set(key, this.seq++);
   }
 
   /** Its ring slot stays and is skipped when it ages out (the sequence no longer matches). */
@@ -64,7 +70,7 @@ export class RecentKeys<V> {
 
   private evict(): void {
     const key = this.keys[this.oldest % this.cap];
-    if (this.map.get(key)?.seq === this.oldest) this.map.delete(key);
+    if (this.map.get(key) === this.oldest) this.map.delete(key);
     this.oldest++;
   }
 }
