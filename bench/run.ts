@@ -87,12 +87,20 @@ async function main(): Promise<void> {
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   // a partial run (--only) replaces its scenarios in the existing file and keeps the rest
   const previous: Results | undefined = values.only && existsSync(file) ? readResults(file) : undefined;
-  const ran = new Set(scenarios.map((s) => s.id));
-  const ranTargets = new Set(targets.map((t) => t.id));
   const cpu = cpus();
+  const generatedAt = new Date().toISOString();
+  // every scenario and target carries when it was measured; those from before per-scenario dates take the old file's
+  const dated = <T extends { ranAt?: string }>(x: T, at: string): T => ({ ...x, ranAt: x.ranAt ?? at });
+  // the new ones take the places of the old ones (the document keeps its order); others are appended
+  const merge = <T extends { id: string; ranAt?: string }>(old: T[] | undefined, fresh: T[], oldAt: string | undefined): T[] => {
+    const byId = new Map(fresh.map((x) => [x.id, x]));
+    const out = (old ?? []).map((x) => byId.get(x.id) ?? dated(x, oldAt!));
+    for (const x of fresh) if (!old?.some((o) => o.id === x.id)) out.push(x);
+    return out;
+  };
   const results: Results = resultsSchema.parse({
     schema: 1,
-    generatedAt: new Date().toISOString(),
+    generatedAt,
     mode: quick ? 'quick' : 'full',
     machine: {
       cpus: cpu.length,
@@ -104,9 +112,10 @@ async function main(): Promise<void> {
       loadAvgEnd: loadavg().map((v) => Math.round(v * 100) / 100),
     },
     versions: { fastify: version('fastify'), 'prom-client': version('prom-client'), zod: version('zod'), '@nats-io/jetstream': version('@nats-io/jetstream'), ioredis: version('ioredis') },
-    scenarios: [...(previous?.scenarios.filter((s) => !ran.has(s.id)) ?? []), ...scenarios],
-    targets: [...(previous?.targets.filter((t) => !ranTargets.has(t.id)) ?? []), ...targets],
+    scenarios: merge(previous?.scenarios, scenarios.map((s) => dated(s, generatedAt)), previous?.generatedAt),
+    targets: merge(previous?.targets, targets.map((t) => dated(t, generatedAt)), previous?.generatedAt),
     errors: [...errors],
+    ...(values.only ? { partial: only } : {}),
   });
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   const md = renderMarkdown(results);

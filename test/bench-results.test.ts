@@ -56,6 +56,27 @@ describe('bench results file', () => {
   });
 });
 
+describe('bench results from a partial run', () => {
+  it('names the partial run and dates each scenario and target', () => {
+    const base = JSON.parse(readFileSync(LATEST, 'utf8'));
+    const s0 = { id: 'a', title: 'A', setup: 'Setup.', runs: 3, subjects: [{ id: 'x', label: 'X', eventsPerSec: statJson([1, 2, 3]) }], ratios: [], notes: [] };
+    const r = parseResults(
+      JSON.stringify({
+        ...base,
+        generatedAt: '2026-11-21T10:00:00.000Z',
+        partial: ['a'],
+        scenarios: [{ ...s0, ranAt: '2026-11-21T10:00:00.000Z' }, { ...s0, id: 'b', title: 'B', ranAt: '2026-11-20T09:00:00.000Z' }],
+        targets: [{ id: 't', description: 'T', value: 2, threshold: 1, comparison: '>=', unit: '×', pass: true, detail: 'why', ranAt: '2026-11-20T09:00:00.000Z' }],
+      }),
+    );
+    const md = renderMarkdown(r);
+    expect(md).toContain('Partial run 2026-11-21T10:00:00.000Z (full mode) of a; the other scenarios are from earlier runs');
+    expect(md).toContain('Setup. 3 measured runs. Measured 2026-11-21T10:00:00.000Z.');
+    expect(md).toContain('Setup. 3 measured runs. Measured 2026-11-20T09:00:00.000Z.');
+    expect(md).toContain('| T | 2.00 × | >= 1 × | **pass** | why (measured 2026-11-20T09:00:00.000Z) |');
+  });
+});
+
 describe('bench statistics', () => {
   it('median, min, max and per-run ratios', () => {
     expect(stat([3, 1, 2])).toEqual({ median: 2, min: 1, max: 3, values: [3, 1, 2] });

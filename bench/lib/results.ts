@@ -36,6 +36,8 @@ export const scenarioSchema = z.object({
   subjects: z.array(subjectSchema).min(1),
   ratios: z.array(ratioSchema),
   notes: z.array(z.string()),
+  /** when this scenario was measured: a partial run (--only) keeps the others' own times */
+  ranAt: z.string().min(1).optional(),
 });
 
 export const targetSchema = z.object({
@@ -48,6 +50,8 @@ export const targetSchema = z.object({
   unit: z.string(),
   pass: z.boolean().nullable(),
   detail: z.string(),
+  /** when its scenario was measured (see scenarioSchema.ranAt) */
+  ranAt: z.string().min(1).optional(),
 });
 
 export const resultsSchema = z.object({
@@ -67,6 +71,8 @@ export const resultsSchema = z.object({
   scenarios: z.array(scenarioSchema),
   targets: z.array(targetSchema),
   errors: z.array(z.string()),
+  /** the scenarios the last write measured, when it was a partial run (--only) */
+  partial: z.array(z.string()).optional(),
 });
 
 export type StatJson = z.infer<typeof statSchema>;
@@ -107,7 +113,8 @@ function cell(s: StatJson | undefined, unit = ''): string {
 export function renderMarkdown(r: Results): string {
   const m = r.machine;
   const out: string[] = [];
-  out.push(`Run ${r.generatedAt} (${r.mode} mode) on ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, Node ${m.node}, ${m.platform}; ` +
+  const what = r.partial ? `Partial run ${r.generatedAt} (${r.mode} mode) of ${r.partial.join(', ')}; the other scenarios are from earlier runs, each dated below,` : `Run ${r.generatedAt} (${r.mode} mode)`;
+  out.push(`${what} on ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, Node ${m.node}, ${m.platform}; ` +
     `load average ${m.loadAvgStart.map((v) => v.toFixed(2)).join(' ')} at start, ${m.loadAvgEnd.map((v) => v.toFixed(2)).join(' ')} at end.`);
   out.push(`Versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
   out.push('Figures are median (min–max) over the measured runs; ratios are taken run by run against the reference measured in the same round.');
@@ -118,13 +125,14 @@ export function renderMarkdown(r: Results): string {
   out.push('|---|---|---|---|---|');
   for (const t of r.targets) {
     const res = t.pass === null ? 'not measured' : t.pass ? '**pass**' : '**MISS**';
-    out.push(`| ${t.description} | ${fmt(t.value, t.unit)} | ${t.comparison} ${t.threshold} ${t.unit} | ${res} | ${t.detail} |`);
+    const when = t.ranAt ? ` (measured ${t.ranAt})` : '';
+    out.push(`| ${t.description} | ${fmt(t.value, t.unit)} | ${t.comparison} ${t.threshold} ${t.unit} | ${res} | ${t.detail}${when} |`);
   }
   for (const s of r.scenarios) {
     out.push('');
     out.push(`### ${s.title}`);
     out.push('');
-    out.push(`${s.setup} ${s.runs} measured run${s.runs > 1 ? 's' : ''}.`);
+    out.push(`${s.setup} ${s.runs} measured run${s.runs > 1 ? 's' : ''}.${s.ranAt ? ` Measured ${s.ranAt}.` : ''}`);
     out.push('');
     const extras = [...new Set(s.subjects.flatMap((x) => Object.keys(x.extra ?? {})))];
     out.push(`| subject | events/s | events/CPU-s | p50 ms | p99 ms | RSS MiB | loop lag p99 ms | loop lag max ms |${extras.map((e) => ` ${e} |`).join('')}`);
