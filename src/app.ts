@@ -13,6 +13,8 @@ import { EventAccounting, OrderedLifecycleStore } from './pipeline/accounting.js
 import { CardinalityGuard } from './pipeline/guard.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { compileRedaction } from './pipeline/redact.js';
+import { boundAttributes } from './sinks/tail/history.js';
+import type { WorkflowEvent } from './events/schema.js';
 import type { Source } from './pipeline/types.js';
 import { healthPlugin, readiness } from './server/health.js';
 import { deadLettersPlugin } from './server/dead-letters.js';
@@ -119,6 +121,11 @@ function cspDirectives(policy: string): Record<string, string[]> {
   return out;
 }
 
+/** What the tail keeps of an event: redacted, with oversized attributes replaced by their size. */
+function tailCopy(redact: ((e: WorkflowEvent) => WorkflowEvent) | undefined, maxAttributesBytes: number) {
+  return (e: WorkflowEvent) => boundAttributes(redact ? redact(e) : e, maxAttributesBytes);
+}
+
 export function createApp(config: Config, opts: AppOptions = {}): App {
   const logger = opts.logger ?? pino({ level: config.log.level, base: { service: 'workflow-exporter' } });
   const registry = opts.registry ?? new Registry();
@@ -203,7 +210,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     logger,
     now: opts.now,
     activeRuns: () => metrics.providers.activeRuns?.() ?? [],
-    redact: compileRedaction(config.redact),
+    redact: tailCopy(compileRedaction(config.redact), config.tail.maxAttributesBytes),
   });
   pipeline.addSink(tail);
   const namedSources = [...sourceConfigs].map(([name, sc]) => ({ name, config: sc }));

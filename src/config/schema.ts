@@ -290,6 +290,12 @@ export const configSchema = z
     tail: z
       .object({
         historySize: z.number().int().min(0).max(1_000_000).default(10_000).describe('recent events kept in memory for replay, GET /api/events and the export (the page shows 10,000 rows)'),
+        maxAttributesBytes: z
+          .number()
+          .int()
+          .min(64)
+          .default(8192)
+          .describe('attributes larger than this (as JSON) are replaced by their size in the tail, its history and export: with historySize it bounds the memory the history can hold'),
         historyFromSources: z
           .boolean()
           .default(true)

@@ -25,6 +25,20 @@ export class TailEntry implements Filterable {
   }
 }
 
+export const TRUNCATED = '__truncated_bytes';
+
+/**
+ * The tail keeps events by count; one producer sending 200 kB attributes would make a 10,000-event
+ * history gigabytes. Attributes whose JSON exceeds `maxBytes` are replaced, in the tail's copy only,
+ * by `{ "__truncated_bytes": N }`; metrics never read attributes, so nothing else changes.
+ */
+export function boundAttributes(event: WorkflowEvent, maxBytes: number): WorkflowEvent {
+  const a = event.attributes;
+  if (a === undefined) return event;
+  const bytes = Buffer.byteLength(JSON.stringify(a));
+  return bytes <= maxBytes ? event : { ...event, attributes: { [TRUNCATED]: bytes } };
+}
+
 export class History {
   private readonly buf: (TailEntry | undefined)[];
   private next = 1;
