@@ -1,29 +1,16 @@
 // The nats-jetstream source against the real JetStream server: durable consumer, batched acks, exact metrics.
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstream } from '@nats-io/jetstream';
+import { describe, expect, it } from 'vitest';
 import { knownRuns } from './helpers/events.js';
-import { natsUrl, uniqueName } from './helpers/brokers.js';
+import { uniqueName } from './helpers/brokers.js';
+import { useBuses } from './helpers/buses.js';
 import { startApp, waitFor, type TestApp } from './helpers/app.js';
 import { value } from './helpers/metrics.js';
 
-let nc: NatsConnection;
-let jsm: JetStreamManager;
-let url: string;
-const streams: string[] = [];
-
-beforeAll(async () => {
-  url = await natsUrl();
-  nc = await connect({ servers: url });
-  jsm = await jetstreamManager(nc);
-});
-afterAll(async () => {
-  for (const s of streams) await jsm.streams.delete(s).catch(() => {});
-  await nc?.drain();
-});
+const b = useBuses();
 
 async function publish(subject: string, payloads: (string | object)[]): Promise<void> {
-  const js = jetstream(nc);
+  const js = jetstream(b.nc);
   await Promise.all(payloads.map((p) => js.publish(subject, typeof p === 'string' ? p : JSON.stringify(p))));
 }
 
@@ -31,13 +18,13 @@ describe('nats-jetstream source', () => {
   it('creates stream and durable consumer, counts every event exactly, acks them all', async () => {
     const stream = uniqueName('WFX_T');
     const prefix = uniqueName('wfx.t').replace(/_/g, '-');
-    streams.push(stream);
+    b.streams.push(stream);
     const set = knownRuns(prefix, 30);
     let t: TestApp | undefined;
     try {
       t = await startApp({
         http: false,
-        sources: [{ kind: 'nats-jetstream', servers: [url], streams: [{ stream, subjects: [`${prefix}.>`], durable: 'wfx-test' }], create: true, batch: 16 }],
+        sources: [{ kind: 'nats-jetstream', servers: [b.nurl], streams: [{ stream, subjects: [`${prefix}.>`], durable: 'wfx-test' }], create: true, batch: 16 }],
       });
       // one bad message among them: counted, dead-lettered and acked like the others
       await publish(`${prefix}.events`, [...set.events, '{"broken":']);
@@ -58,7 +45,7 @@ describe('nats-jetstream source', () => {
       expect(dl.transportId).toBe(`${stream}:${total}`);
       expect((await t.app.server.inject({ url: '/readyz' })).statusCode).toBe(200);
       await waitFor('acks reach the server', async () => {
-        const info = await jsm.consumers.info(stream, 'wfx-test');
+        const info = await b.jsm.consumers.info(stream, 'wfx-test');
         return info.num_ack_pending === 0 && info.num_pending === 0 && info.ack_floor.stream_seq === total;
       });
     } finally {
@@ -69,8 +56,8 @@ describe('nats-jetstream source', () => {
   it('attaches to an existing consumer and resumes where the last instance acked', async () => {
     const stream = uniqueName('WFX_T');
     const prefix = uniqueName('wfx.t').replace(/_/g, '-');
-    streams.push(stream);
-    const source = { kind: 'nats-jetstream', servers: [url], streams: [{ stream, subjects: [`${prefix}.>`], durable: 'wfx-resume' }], batch: 8 };
+    b.streams.push(stream);
+    const source = { kind: 'nats-jetstream', servers: [b.nurl], streams: [{ stream, subjects: [`${prefix}.>`], durable: 'wfx-resume' }], batch: 8 };
     // without create, a missing stream is a clear start error
     await expect(startApp({ http: false, sources: [source] })).rejects.toThrow(/stream .* not found \(set create: true/);
 
@@ -98,15 +85,15 @@ describe('nats-jetstream source', () => {
   it('publishes dead letters to a NATS subject when configured', async () => {
     const stream = uniqueName('WFX_T');
     const prefix = uniqueName('wfx.t').replace(/_/g, '-');
-    streams.push(stream);
+    b.streams.push(stream);
     const dlSubject = `${prefix}-dead`;
-    const sub = nc.subscribe(dlSubject, { max: 1 });
+    const sub = b.nc.subscribe(dlSubject, { max: 1 });
     const got = (async () => {
       for await (const m of sub) return JSON.parse(m.string());
     })();
     const t = await startApp({
       http: false,
-      sources: [{ kind: 'nats-jetstream', servers: [url], streams: [{ stream, subjects: [`${prefix}.>`] }], create: true }],
+      sources: [{ kind: 'nats-jetstream', servers: [b.nurl], streams: [{ stream, subjects: [`${prefix}.>`] }], create: true }],
       deadLetters: { natsSubject: dlSubject },
     });
     try {
