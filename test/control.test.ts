@@ -4,13 +4,12 @@
 import { readFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Msg, type Subscription } from '@nats-io/transport-node';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { ControlCommand } from '../src/control/command.js';
 import type { AuditEntry } from '../src/server/audit.js';
-import { natsUrl, redisUrl, uniqueName } from './helpers/brokers.js';
+import { uniqueName } from './helpers/brokers.js';
+import { useBuses } from './helpers/buses.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { value } from './helpers/metrics.js';
 
@@ -51,29 +50,17 @@ async function next(sub: Subscription, ms = 3000): Promise<Msg | undefined> {
 }
 
 describe('control over NATS', () => {
-  let url: string;
-  let nc: NatsConnection;
-  let jsm: JetStreamManager;
-  const streams: string[] = [];
-  beforeAll(async () => {
-    url = await natsUrl();
-    nc = await connect({ servers: url });
-    jsm = await jetstreamManager(nc);
-  });
-  afterAll(async () => {
-    for (const s of streams) await jsm.streams.delete(s).catch(() => {});
-    await nc?.drain();
-  });
+  const b = useBuses();
 
   async function natsApp() {
     const stream = uniqueName('WFX_CTL');
     const prefix = uniqueName('wfx-ctl');
-    streams.push(stream);
+    b.streams.push(stream);
     const subjectPrefix = `${prefix}.control.workflow`;
     t = await startApp(
       {
         auth,
-        sources: [{ kind: 'nats-jetstream', servers: [url], streams: [{ stream, subjects: [`${prefix}.events.>`], durable: 'wfx' }], create: true }],
+        sources: [{ kind: 'nats-jetstream', servers: [b.nurl], streams: [{ stream, subjects: [`${prefix}.events.>`], durable: 'wfx' }], create: true }],
         control: { natsSubjectPrefix: subjectPrefix },
       },
       { listen: false },
@@ -83,8 +70,8 @@ describe('control over NATS', () => {
 
   it('publishes the command on control.workflow.<id> with the payload, audits and counts it', async () => {
     const subjectPrefix = await natsApp();
-    const sub = nc.subscribe(`${subjectPrefix}.>`);
-    await nc.flush();
+    const sub = b.nc.subscribe(`${subjectPrefix}.>`);
+    await b.nc.flush();
 
     const res = await control('wf-42', { action: 'pause', reason: 'runaway agent' });
     expect(res.status).toBe(202);
@@ -114,8 +101,8 @@ describe('control over NATS', () => {
 
   it('refuses without a token (401) and with a read-only token (403), publishes nothing, audits both', async () => {
     const subjectPrefix = await natsApp();
-    const sub = nc.subscribe(`${subjectPrefix}.>`);
-    await nc.flush();
+    const sub = b.nc.subscribe(`${subjectPrefix}.>`);
+    await b.nc.flush();
 
     const none = await control('wf-7', { action: 'cancel' }, {});
     expect(none.status).toBe(401);
@@ -125,7 +112,7 @@ describe('control over NATS', () => {
     expect(reader.status).toBe(403);
 
     // the first message on the subject is the test's own marker: nothing was published before it
-    nc.publish(`${subjectPrefix}.marker`, 'marker');
+    b.nc.publish(`${subjectPrefix}.marker`, 'marker');
     const first = await next(sub);
     expect(first?.subject).toBe(`${subjectPrefix}.marker`);
 
@@ -175,28 +162,18 @@ describe('control over NATS', () => {
 });
 
 describe('control over Redis', () => {
-  let url: string;
-  let redis: Redis;
-  const keys: string[] = [];
-  beforeAll(async () => {
-    url = await redisUrl();
-    redis = new Redis(url);
-  });
-  afterAll(async () => {
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
-  });
+  const b = useBuses();
 
   it('XADDs the command to workflow:control with the payload and flat routing fields', async () => {
     const events = uniqueName('wfx-ctl-events');
     const stream = uniqueName('wfx-ctl-control');
-    keys.push(events, stream);
-    t = await startApp({ auth, sources: [{ kind: 'redis-streams', url, keys: [events], group: 'wfx' }], control: { redisStream: stream } }, { listen: false });
+    b.keys.push(events, stream);
+    t = await startApp({ auth, sources: [{ kind: 'redis-streams', url: b.rurl, keys: [events], group: 'wfx' }], control: { redisStream: stream } }, { listen: false });
     const res = await control('run 9/α', { action: 'resume', reason: 'fixed upstream' });
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ bus: 'redis', target: stream, workflow_id: 'run 9/α' });
 
-    const entries = await redis.xrange(stream, '-', '+');
+    const entries = await b.redis.xrange(stream, '-', '+');
     expect(entries).toHaveLength(1);
     const fields = Object.fromEntries(entries[0][1].reduce<[string, string][]>((acc, v, i, a) => (i % 2 === 0 ? [...acc, [v, a[i + 1]]] : acc), []));
     expect(fields.action).toBe('resume');
@@ -213,7 +190,7 @@ describe('control over Redis', () => {
     });
     // refused: the stream still holds only the one command
     expect((await control('run 9/α', { action: 'cancel' }, bearer(READER))).status).toBe(403);
-    expect(await redis.xlen(stream)).toBe(1);
+    expect(await b.redis.xlen(stream)).toBe(1);
     expect((await auditItems()).map((e) => e.outcome)).toEqual(['refused', 'published']);
   });
 });

@@ -1,10 +1,9 @@
 // The three presets end to end against the real brokers: platform-shaped messages in, exact metrics out.
 import { readFileSync } from 'node:fs';
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { natsUrl, redisUrl, uniqueName } from './helpers/brokers.js';
+import { jetstream } from '@nats-io/jetstream';
+import { describe, expect, it } from 'vitest';
+import { uniqueName } from './helpers/brokers.js';
+import { useBuses } from './helpers/buses.js';
 import { startApp, waitFor, type TestApp } from './helpers/app.js';
 import { value } from './helpers/metrics.js';
 
@@ -15,20 +14,7 @@ const NOW = Date.parse('2025-11-20T10:35:00Z');
 const now = () => NOW;
 
 describe('preset swe-ai-fleet over NATS JetStream', () => {
-  let nc: NatsConnection;
-  let jsm: JetStreamManager;
-  let url: string;
-  const streams: string[] = [];
-
-  beforeAll(async () => {
-    url = await natsUrl();
-    nc = await connect({ servers: url });
-    jsm = await jetstreamManager(nc);
-  });
-  afterAll(async () => {
-    for (const s of streams) await jsm.streams.delete(s).catch(() => {});
-    await nc?.drain();
-  });
+  const b = useBuses();
 
   it('turns planning, orchestrator and agent subjects into exact run, stage and task metrics', async () => {
     // the platform's streams, each named and prefixed uniquely so parallel runs share the server safely
@@ -38,7 +24,7 @@ describe('preset swe-ai-fleet over NATS JetStream', () => {
       { stream: uniqueName('ORCHESTRATOR_EVENTS'), subjects: [`${prefix}.orchestration.>`] },
       { stream: uniqueName('AGENT_RESPONSES'), subjects: [`${prefix}.agent.response.>`] },
     ];
-    streams.push(...defs.map((d) => d.stream));
+    b.streams.push(...defs.map((d) => d.stream));
     const messages = json<{ subject: string; payload: object }[]>('swe-ai-fleet/messages.json');
     const [unknown] = json<{ subject: string; payload: object }[]>('swe-ai-fleet/unmapped.json');
     let t: TestApp | undefined;
@@ -46,11 +32,11 @@ describe('preset swe-ai-fleet over NATS JetStream', () => {
       t = await startApp(
         {
           http: false,
-          sources: [{ kind: 'nats-jetstream', servers: [url], preset: 'swe-ai-fleet', create: true, streams: defs.map((d) => ({ ...d, durable: 'wfx-presets' })) }],
+          sources: [{ kind: 'nats-jetstream', servers: [b.nurl], preset: 'swe-ai-fleet', create: true, streams: defs.map((d) => ({ ...d, durable: 'wfx-presets' })) }],
         },
         { now },
       );
-      const js = jetstream(nc);
+      const js = jetstream(b.nc);
       // in order: within each stream, starts must reach the exporter before their ends
       for (const m of [...messages, unknown]) await js.publish(`${prefix}.${m.subject}`, JSON.stringify(m.payload));
       // a redelivered copy of the first message: same subject and payload, so the same derived id
@@ -115,32 +101,21 @@ describe('preset swe-ai-fleet over NATS JetStream', () => {
 });
 
 describe('preset agentic-sdlc over Redis Streams', () => {
-  let redis: Redis;
-  let url: string;
-  const keys: string[] = [];
-
-  beforeAll(async () => {
-    url = await redisUrl();
-    redis = new Redis(url);
-  });
-  afterAll(async () => {
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
-  });
+  const b = useBuses();
 
   it('reads EventBus, message-bus and field-by-field entries into exact metrics', async () => {
     const key = uniqueName('wfx:presets:workflow:events');
-    keys.push(key);
+    b.keys.push(key);
     type Entry = { fields: Record<string, unknown> };
     const entries = json<Entry[]>('agentic-sdlc/entries.json');
     const unknown = json<Entry[]>('agentic-sdlc/unmapped.json');
     let t: TestApp | undefined;
     try {
       t = await startApp(
-        { http: false, sources: [{ kind: 'redis-streams', url, keys: [key], group: 'wfx-presets', consumer: 'c1', preset: 'agentic-sdlc', startId: '0' }] },
+        { http: false, sources: [{ kind: 'redis-streams', url: b.rurl, keys: [key], group: 'wfx-presets', consumer: 'c1', preset: 'agentic-sdlc', startId: '0' }] },
         { now },
       );
-      const p = redis.pipeline();
+      const p = b.redis.pipeline();
       for (const { fields } of [...entries, ...unknown]) {
         // as the platform writes them: nested objects as JSON text, one entry field per key
         p.xadd(key, '*', ...Object.entries(fields).flatMap(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
@@ -182,7 +157,7 @@ describe('preset agentic-sdlc over Redis Streams', () => {
       expect(value(text, 'workflow_exporter_events_rejected_total', { source: 'redis', reason: 'unmapped' })).toBe(2);
       expect(value(text, 'workflow_exporter_events_rejected_total', { source: 'redis', reason: 'invalid_json' })).toBe(1);
       await waitFor('every entry acked', async () => {
-        const groups = (await redis.xinfo('GROUPS', key)) as unknown[][];
+        const groups = (await b.redis.xinfo('GROUPS', key)) as unknown[][];
         const g = groups[0];
         return g[g.indexOf('pending') + 1] === 0;
       });
