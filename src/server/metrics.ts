@@ -3,19 +3,34 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Registry } from 'prom-client';
 import { renderPrometheus } from '../sinks/metrics/render.js';
 
+/**
+ * OpenMetrics through prom-client itself. Its registry.metrics() renames every counter in place
+ * (`x_total` -> `x`) when the format is OpenMetrics and never renames it back, so every later
+ * Prometheus-format scrape would say `# TYPE x counter`: keep the names and restore them.
+ */
+async function renderOpenMetrics(registry: Registry): Promise<string> {
+  const counters = (registry.getMetricsAsArray() as unknown as { type: string; name: string }[]).filter((m) => m.type === 'counter');
+  const names = counters.map((c) => c.name);
+  const r = registry as Registry<never>;
+  r.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
+  try {
+    return await registry.metrics();
+  } finally {
+    counters.forEach((c, i) => (c.name = names[i]));
+    r.setContentType(Registry.PROMETHEUS_CONTENT_TYPE as never);
+  }
+}
+
 export const metricsPlugin: FastifyPluginAsync<{ registry: Registry }> = async (app, { registry }) => {
-  // prom-client keeps the format on the registry; scrapes take turns so two formats never mix
+  // scrapes take turns: the OpenMetrics one switches the registry's format while it renders
   let turn: Promise<unknown> = Promise.resolve();
   app.get('/metrics', async (req, reply) => {
     const open = (req.headers.accept ?? '').includes('application/openmetrics-text');
-    const render = async () => {
-      (registry as Registry<never>).setContentType((open ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE) as never);
-      // the same bytes as registry.metrics(), written from the series records (render.ts): half the stall
-      return { body: await renderPrometheus(registry), type: registry.contentType };
-    };
+    // the same bytes as registry.metrics(), written from the series records (render.ts): half the stall
+    const render = async () => (open ? renderOpenMetrics(registry) : renderPrometheus(registry));
     const p = turn.then(render, render);
     turn = p.catch(() => {});
-    const { body, type } = await p;
-    return reply.header('content-type', type).send(body);
+    const body = await p;
+    return reply.header('content-type', open ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE).send(body);
   });
 };
