@@ -265,11 +265,31 @@ export class ReadyWatch {
     this.busy = false;
   }
 
-  /** When /readyz first went false at or after `sinceMs`, and when it went true again after that. */
+  /**
+   * When /readyz first went false at or after `sinceMs`, and when it went true again after that.
+   * A broker restart can be shorter than one poll; /readyz is the source's `connected` flag, and the
+   * exporter logs each flip of that flag ("connection lost" / "reconnected"), so when the polls
+   * missed the outage the logged flips (with their own timestamps) stand in for them.
+   */
   outage(sinceMs: number): { downAtMs?: number; upAtMs?: number } {
     const down = this.transitions.find((t) => t.atMs >= sinceMs && !t.ready);
     const up = down ? this.transitions.find((t) => t.atMs > down.atMs && t.ready) : undefined;
-    return { downAtMs: down?.atMs, upAtMs: up?.atMs };
+    if (down) return { downAtMs: down.atMs, upAtMs: up?.atMs };
+    const flips: { atMs: number; ready: boolean }[] = [];
+    for (const line of this.exporter.log().split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const l = JSON.parse(line) as { time?: number; msg?: string };
+        if (typeof l.time !== 'number' || l.time < sinceMs || typeof l.msg !== 'string') continue;
+        if (/connection lost; reconnecting/.test(l.msg)) flips.push({ atMs: l.time, ready: false });
+        else if (/\breconnected\b/.test(l.msg)) flips.push({ atMs: l.time, ready: true });
+      } catch {
+        // a partial last line
+      }
+    }
+    const logDown = flips.find((f) => !f.ready);
+    const logUp = logDown ? flips.find((f) => f.atMs >= logDown.atMs && f.ready) : undefined;
+    return { downAtMs: logDown?.atMs, upAtMs: logUp?.atMs };
   }
 
   stop(): void {
