@@ -18,11 +18,24 @@ export function launchChromium(): Promise<Browser> {
 export const connState = (page: Page) => page.getAttribute('#conn', 'data-state');
 /** events the page holds */
 export const eventCount = async (page: Page) => Number(await page.getAttribute('#count', 'data-count'));
-/** ids of the rows drawn, top (newest) to bottom */
-export const rowIds = (page: Page) =>
+const drawnIds = (page: Page) =>
   page.$$eval('#list .row:not([hidden])', (els) =>
     els
       .map((e) => ({ id: (e as HTMLElement).dataset.id ?? '', y: new DOMMatrix(getComputedStyle(e).transform).m42 }))
       .sort((a, b) => a.y - b.y)
       .map((r) => r.id),
   );
+
+/**
+ * ids of the rows drawn, top (newest) to bottom. The count updates at once and the rows on the next
+ * animation frame, which a loaded machine delays: for a short list, wait (at most 5 s) until every
+ * event it holds is drawn; a long, virtualized list draws only a window, taken as it is.
+ */
+export async function rowIds(page: Page): Promise<string[]> {
+  const end = Date.now() + 5000;
+  for (;;) {
+    const ids = await drawnIds(page);
+    if (ids.length >= 20 || ids.length === (await eventCount(page)) || Date.now() > end) return ids;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
