@@ -82,6 +82,29 @@ describe('nats-jetstream source', () => {
     }
   });
 
+  it('keeps a batch held by a slow sink from being redelivered (in-progress acks within the ack wait)', async () => {
+    const stream = uniqueName('WFX_T');
+    const prefix = uniqueName('wfx.t').replace(/_/g, '-');
+    b.streams.push(stream);
+    const set = knownRuns(prefix, 4);
+    const t = await startApp({
+      http: false,
+      sources: [{ kind: 'nats-jetstream', servers: [b.nurl], streams: [{ stream, subjects: [`${prefix}.>`], durable: 'wfx-slow' }], create: true, batch: 8, ackWaitMs: 1000 }],
+    });
+    try {
+      // every batch spends 2.5 s in this sink: more than twice the ack wait
+      t.app.pipeline.addSink({ name: 'slow', write: () => new Promise((r) => setTimeout(r, 2500)) });
+      await publish(`${prefix}.e`, set.events);
+      await waitFor('all counted', async () => value(await t.scrape(), 'workflow_events_total') === set.events.length, 30_000, 100);
+      await waitFor('all acked', async () => (await b.jsm.consumers.info(stream, 'wfx-slow')).num_ack_pending === 0, 10_000);
+      const info = await b.jsm.consumers.info(stream, 'wfx-slow');
+      expect(info.num_redelivered).toBe(0);
+      expect(value(await t.scrape(), 'workflow_exporter_events_received_total')).toBe(set.events.length);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('publishes dead letters to a NATS subject when configured', async () => {
     const stream = uniqueName('WFX_T');
     const prefix = uniqueName('wfx.t').replace(/_/g, '-');

@@ -36,6 +36,9 @@ class ConsumerLoop {
   private buf: JsMsg[] = [];
   private scheduled = false;
   private chain: Promise<void> = Promise.resolve();
+  // batches taken from the buffer and not yet acked (one in the sinks, others queued behind it)
+  private readonly held = new Set<JsMsg[]>();
+  private readonly progress: NodeJS.Timeout;
   messages?: ConsumerMessages;
 
   constructor(
@@ -45,7 +48,19 @@ class ConsumerLoop {
     private readonly ackAll: boolean,
     private readonly handler: BatchHandler,
     private readonly onError: (err: unknown) => void,
-  ) {}
+    ackWaitMs: number,
+  ) {
+    // A slow sink (a stalled state store) can hold a batch, and the batches queued behind it, past
+    // the ack wait; the server would then redeliver what this process is still going to count.
+    // An in-progress ack every half ack wait keeps them ours until they are acked.
+    this.progress = setInterval(() => this.keepAlive(), Math.max(250, ackWaitMs / 2));
+    this.progress.unref();
+  }
+
+  private keepAlive(): void {
+    for (const msgs of this.held) for (const m of msgs) m.working();
+    for (const m of this.buf) m.working();
+  }
 
   onMessage = (m: JsMsg): void => {
     this.buf.push(m);
@@ -62,7 +77,8 @@ class ConsumerLoop {
     if (this.buf.length === 0) return;
     const msgs = this.buf;
     this.buf = [];
-    this.chain = this.chain.then(() => this.process(msgs));
+    this.held.add(msgs);
+    this.chain = this.chain.then(() => this.process(msgs)).finally(() => this.held.delete(msgs));
   }
 
   private async process(msgs: JsMsg[]): Promise<void> {
@@ -92,6 +108,7 @@ class ConsumerLoop {
     await this.messages?.closed().catch(() => undefined);
     this.flush();
     await this.chain;
+    clearInterval(this.progress);
   }
 }
 
@@ -137,7 +154,7 @@ export class NatsJetStreamSource implements Source {
       const loop = new ConsumerLoop(s.stream, s.durable, cfg.batch, cfg.ackPolicy === 'all', handler, (err) => {
         this.metrics?.sourceErrors.labels(this.name, 'sink_failed').inc();
         this.logger.error({ err, source: this.name, stream: s.stream }, 'batch failed; nak for redelivery');
-      });
+      }, cfg.ackWaitMs);
       loop.messages = await consumer.consume({
         max_messages: cfg.batch * 2, // one batch in the handler, one arriving
         callback: loop.onMessage,
