@@ -124,7 +124,7 @@ describe('security headers and the page CSP', () => {
     await t.close();
   });
 
-  it('every response carries the strict policy and hardening headers; no HSTS from behind a TLS terminator', async () => {
+  it('every page and read response carries the strict policy and hardening headers; no HSTS from behind a TLS terminator', async () => {
     for (const url of ['/', '/api/events?limit=1', '/metrics', '/readyz']) {
       const res = await t.app.server.inject({ method: 'GET', url });
       expect(res.statusCode).toBe(200);
@@ -134,6 +134,11 @@ describe('security headers and the page CSP', () => {
       expect(res.headers['cross-origin-opener-policy']).toBe('same-origin');
       expect(res.headers['strict-transport-security']).toBeUndefined();
     }
+    // the ingest POST is for machines: nosniff only, without the page's dozen headers on every batch
+    const ingest = await t.app.server.inject({ method: 'POST', url: '/api/events', headers: { 'content-type': 'application/json' }, payload: '{' });
+    expect(ingest.statusCode).toBe(400);
+    expect(ingest.headers['x-content-type-options']).toBe('nosniff');
+    expect(ingest.headers['content-security-policy']).toBeUndefined();
     expect(CONTENT_SECURITY_POLICY).toContain("default-src 'none'");
     expect(CONTENT_SECURITY_POLICY).not.toMatch(/unsafe-(inline|eval)/);
   });

@@ -100,7 +100,10 @@ export const ingestPlugin: FastifyPluginAsync<IngestOptions> = async (app: Fasti
     return reply.code(500).send({ error: 'internal', message: 'internal error' });
   });
 
-  app.post(INGEST_PATH, async (req, reply) => {
+  // helmet's page headers (CSP and a dozen more) cost ~3% of ingest CPU per request and mean nothing to a
+  // machine reading a JSON status; nosniff is the one that matters for a JSON response
+  app.post(INGEST_PATH, { helmet: false }, async (req, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
     const handler = source.handler;
     if (!handler) return reply.code(503).send({ error: 'not_ready', message: 'http source is stopping' });
     const body = req.body as Buffer | undefined;
