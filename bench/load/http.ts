@@ -1,7 +1,8 @@
 // HTTP load generator (its own process): POSTs NDJSON bodies of N events over keep-alive connections,
 // either as fast as the server answers (closed loop, `concurrency` requests in flight) or at a fixed
 // event rate; tells the harness over IPC when its measured window starts and ends.
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
+import { requestText, type TextResponse } from '../lib/http.js';
 import { ndjsonTemplate } from '../lib/events.js';
 import { percentile, sortNumbers } from '../lib/stats.js';
 
@@ -48,21 +49,8 @@ function body(): string {
   return b.replaceAll('"sent_ms":0', `"sent_ms":${performance.timeOrigin + performance.now()}`);
 }
 
-function post(data: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: { 'content-type': ct, 'content-length': Buffer.byteLength(data) } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
+function post(data: string): Promise<TextResponse> {
+  return requestText(agent, url, 'POST', { 'content-type': ct, 'content-length': Buffer.byteLength(data) }, data);
 }
 
 let measuring = false;

@@ -1,6 +1,7 @@
 // Scrape load (its own process): GET /metrics `count` times, one at a time, every `intervalMs`
 // (0 = back to back), over one keep-alive connection; reports scrape times and the series count.
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
+import { requestText, type TextResponse } from '../lib/http.js';
 import { percentile, sortNumbers } from '../lib/stats.js';
 
 export interface ScrapeOptions {
@@ -24,18 +25,8 @@ const opts = JSON.parse(process.argv[2]) as ScrapeOptions;
 const url = new URL(opts.url);
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
-function get(): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, path: url.pathname, agent }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+function get(): Promise<TextResponse> {
+  return requestText(agent, url, 'GET');
 }
 
 async function main(): Promise<void> {
