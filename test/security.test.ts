@@ -177,7 +177,7 @@ describe('redaction before the tail, history and export', () => {
   const secretEvent = (id: string) =>
     event(id, { type: 'agent.request', agent: 'coder', attributes: { api_key: SECRET, db: { password: PASSWORD, host: 'db1' }, keep: 'visible' } });
 
-  it('masks configured fields in history, NDJSON and CSV export, snapshot and the WebSocket replay; metrics still count', async () => {
+  it('masks configured fields in history, NDJSON and CSV export, snapshot, the WebSocket replay and dead letters; metrics still count', async () => {
     const t = await startApp({ http: true, redact: { fields: ['attributes.api_key', 'attributes.*.password'], mode: 'mask' } });
     try {
       expect((await t.app.server.inject({ method: 'POST', url: '/api/events', payload: [secretEvent('r-1'), secretEvent('r-2')] })).statusCode).toBe(202);
@@ -203,6 +203,16 @@ describe('redaction before the tail, history and export', () => {
       expect(all).toContain('[REDACTED]');
       expect(all).toContain('visible');
       expect(value(await t.scrape(), 'workflow_events_total', { source: 'sec', type: 'agent.request' })).toBe(2);
+      // rejected messages carry the same secrets: dead letters keep them redacted, or withheld when not JSON
+      const bad = JSON.stringify({ ...secretEvent('r-3'), duration_ms: -1 });
+      const batch = [bad, '{"id":"r-4","attributes":{"api_key":"' + SECRET].join('\n');
+      const rejected = await t.app.server.inject({ method: 'POST', url: '/api/events', headers: { 'content-type': 'application/x-ndjson' }, payload: batch });
+      expect(rejected.json()).toMatchObject({ accepted: 0, rejected: 2 });
+      const letters = (await t.app.server.inject({ method: 'GET', url: '/api/dead-letters?limit=2' })).json() as { items: { raw: string; redaction: string }[] };
+      expect(letters.items.map((l) => l.redaction).sort()).toEqual(['redacted', 'withheld']);
+      const redacted = letters.items.find((l) => l.redaction === 'redacted')!;
+      expect(JSON.parse(redacted.raw).attributes).toEqual({ api_key: '[REDACTED]', db: { password: '[REDACTED]', host: 'db1' }, keep: 'visible' });
+      expect(JSON.stringify(letters)).not.toContain(SECRET);
     } finally {
       await t.close();
     }

@@ -2,6 +2,9 @@
 import type { RejectReason } from '../../errors.js';
 import type { Metrics } from '../metrics/registry.js';
 
+/** Applies the configured redaction to a parsed JSON value (pipeline/redact.ts). */
+export type RawRedactor = (value: object) => unknown;
+
 export interface DeadLetter {
   at: string;
   source: string;
@@ -12,6 +15,12 @@ export interface DeadLetter {
   /** the raw message, cut at maxRawBytes */
   raw: string;
   truncated: boolean;
+  /**
+   * Set when redaction is configured: `redacted` when the raw message was JSON and the configured
+   * fields were masked or removed in it (at its top level and under a CloudEvents `data`);
+   * `withheld` when it could not be read as JSON, so nothing of it is kept but its size.
+   */
+  redaction?: 'redacted' | 'withheld';
 }
 
 /** A bus output for dead letters (NATS subject, Redis stream); resolves once the bus took it. */
@@ -30,6 +39,7 @@ export class DeadLetters {
     private readonly size: number,
     private readonly maxRawBytes: number,
     private readonly metrics?: Metrics,
+    private readonly redact?: RawRedactor,
   ) {
     this.ring = new Array(size);
   }
@@ -51,6 +61,8 @@ export class DeadLetters {
         text = Array.isArray(raw) ? '[array nested too deep to serialize]' : '[object nested too deep to serialize]';
       }
     }
+    let redaction: DeadLetter['redaction'];
+    if (this.redact) ({ text, redaction } = this.redacted(raw, text));
     const truncated = text.length > this.maxRawBytes;
     return {
       at: new Date().toISOString(),
@@ -61,7 +73,36 @@ export class DeadLetters {
       transportId,
       raw: truncated ? text.slice(0, this.maxRawBytes) : text,
       truncated,
+      ...(redaction && { redaction }),
     };
+  }
+
+  /**
+   * Rejected messages can carry the very fields redaction hides from the tail: the raw text is read
+   * as JSON and redacted by the same paths; text that is not JSON (bad UTF-8, truncated, not an
+   * object) cannot be redacted field by field and is withheld, leaving its size.
+   */
+  private redacted(raw: unknown, text: string): { text: string; redaction: 'redacted' | 'withheld' } {
+    let value: unknown = raw;
+    if (typeof raw === 'string' || raw instanceof Uint8Array) {
+      try {
+        // the whole message: `text` may already be cut, and half a JSON text cannot be redacted
+        value = JSON.parse(typeof raw === 'string' ? raw : new TextDecoder('utf-8', { fatal: true }).decode(raw));
+      } catch {
+        value = undefined;
+      }
+    }
+    if (value === null || typeof value !== 'object') {
+      const bytes = raw instanceof Uint8Array ? raw.byteLength : Buffer.byteLength(text);
+      return { text: `[withheld: ${bytes} bytes that are not a JSON object or array; redaction is configured]`, redaction: 'withheld' };
+    }
+    const one = (v: unknown): unknown => {
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+      const out = this.redact!(v) as Record<string, unknown>;
+      const data = out.data;
+      return data !== null && typeof data === 'object' && !Array.isArray(data) ? { ...out, data: this.redact!(data) } : out;
+    };
+    return { text: JSON.stringify(Array.isArray(value) ? value.map(one) : one(value)), redaction: 'redacted' };
   }
 
   /** Keeps the letters and hands them to every output; resolves when all outputs took them. */
