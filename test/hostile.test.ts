@@ -142,7 +142,8 @@ describe('hostile input over HTTP (in-process exporter)', () => {
     const now = new Date().toISOString();
     const deepAttrs = `{"id":"h-deep","type":"task.started","time":"${now}","source":"hostile","attributes":${'{"a":'.repeat(40)}1${'}'.repeat(40)}}`;
     const deepArray = `[${'['.repeat(100_000)}${']'.repeat(100_000)}]`;
-    const deepObjectElement = `[{"id":"h-deep2","type":"task.started","time":"${now}","source":"hostile","attributes":${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}}]`;
+    // ~200 kB of nesting: within maxMessageBytes, so it reaches the depth check
+    const deepObjectElement = `[{"id":"h-deep2","type":"task.started","time":"${now}","source":"hostile","attributes":${'{"a":'.repeat(40_000)}1${'}'.repeat(40_000)}}]`;
     const before = await counters();
     expect((await post(deepAttrs)).statusCode).toBe(400);
     expect((await post(deepArray)).statusCode).toBe(400);
@@ -150,10 +151,24 @@ describe('hostile input over HTTP (in-process exporter)', () => {
     const after = await counters();
     expect(delta(before.rejected, after.rejected)).toEqual({ too_deep: 2, not_an_object: 1 });
     expectAccounted(before, after);
-    // the dead letter of the array element names what it was instead of crashing on it
+    // the dead letter of the array element keeps its own text, cut at deadLetters.maxRawBytes
     const dl = await t.app.server.inject({ method: 'GET', url: '/api/dead-letters?limit=5&reason=not_an_object' });
     expect(dl.statusCode).toBe(200);
-    expect((JSON.parse(dl.body) as { items: { raw: string }[] }).items[0].raw).toBe('[array nested too deep to serialize]');
+    expect((JSON.parse(dl.body) as { items: { raw: string; truncated: boolean }[] }).items[0]).toMatchObject({ raw: '['.repeat(4096), truncated: true });
+  });
+
+  it('array elements are size-checked one by one like NDJSON lines: one over maxMessageBytes is refused, its neighbours counted', async () => {
+    const now = new Date().toISOString();
+    const small = (id: string) => ({ id, type: 'task.started', time: now, source: 'hostile' });
+    const big = { ...small('h-arr-big'), attributes: { pad: 'x'.repeat(300 * 1024) } }; // ~300 kB: under the 1 MiB body limit, over 256 KiB per event
+    const before = await counters();
+    const res = await post(JSON.stringify([small('h-arr-ok1'), big, small('h-arr-ok2')]));
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toMatchObject({ accepted: 2, rejected: 1, errors: [{ index: 1, reason: 'too_large' }] });
+    const after = await counters();
+    expect(delta(before.accepted, after.accepted)).toEqual({ 'task.started': 2 });
+    expect(delta(before.rejected, after.rejected)).toEqual({ too_large: 1 });
+    expectAccounted(before, after);
   });
 
   it('10 kB label values: over the schema limit refused, long ones truncated to maxLabelLength and counted', async () => {

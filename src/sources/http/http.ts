@@ -45,18 +45,65 @@ export function splitNdjson(body: Buffer): RawMessage[] {
   return out;
 }
 
-/** One event or a JSON array; an unparseable body is one message so it is counted and dead-lettered. */
+const isSpace = (c: number | undefined) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
+/**
+ * One event or a JSON array. An array is cut into its top-level elements on the raw bytes (strings
+ * and nesting tracked, no recursion), so each element is a message of its own like an NDJSON line:
+ * size-checked against `validation.maxMessageBytes`, UTF-8-checked and dead-lettered with its own
+ * text. A body that is not a well-formed array at the top level stays one message, counted and
+ * dead-lettered as invalid JSON.
+ */
 export function splitJson(body: Buffer): RawMessage[] {
   let i = 0;
-  while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09)) i++;
+  while (isSpace(body[i])) i++;
   if (body[i] !== 0x5b /* [ */) return [{ data: body }];
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
-  } catch {
-    return [{ data: body }];
+  const out: RawMessage[] = [];
+  let depth = 0;
+  let inString = false;
+  let start = -1; // first byte of the current element, -1 before it starts
+  let expectElement = true; // after [ or a comma
+  const end = (stop: number): boolean => {
+    let e = stop;
+    while (e > start && isSpace(body[e - 1])) e--;
+    if (start < 0 || e === start) return false; // an empty element: [1,,2] or [1,]
+    out.push({ data: body.subarray(start, e) });
+    start = -1;
+    return true;
+  };
+  for (i++; i < body.length; i++) {
+    const c = body[i];
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+      continue;
+    }
+    if (isSpace(c)) continue;
+    if (depth === 0) {
+      if (c === 0x2c /* , */) {
+        if (!end(i)) return [{ data: body }];
+        expectElement = true;
+        continue;
+      }
+      if (c === 0x5d /* ] */) {
+        if (start >= 0 ? !end(i) : !(expectElement && out.length === 0)) return [{ data: body }];
+        let j = i + 1;
+        while (isSpace(body[j])) j++;
+        return j === body.length ? out : [{ data: body }];
+      }
+      if (start < 0) {
+        if (!expectElement) return [{ data: body }];
+        start = i;
+        expectElement = false;
+      }
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) depth++;
+    else if (c === 0x5d || c === 0x7d) {
+      if (--depth < 0) return [{ data: body }];
+    }
   }
-  return (parsed as unknown[]).map((value) => ({ value }));
+  return [{ data: body }]; // never closed
 }
 
 export interface IngestOptions {
