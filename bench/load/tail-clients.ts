@@ -1,8 +1,9 @@
 // Live-tail clients (their own process): N WebSocket clients on /ws/events, a quarter unfiltered and
 // the rest filtered by workflow type; `stuck` of them subscribe and then never read their socket.
-// Readers scan each frame's bytes for "sent_ms": stamps (no JSON.parse, so the clients stay cheap)
-// and record publish->receive latency into a fixed histogram while the harness says so.
+// Readers scan each frame's bytes for "sent_ms": stamps (no JSON.parse, so the clients stay cheap;
+// stamps.ts) and record publish->receive latency into a fixed histogram while the harness says so.
 import WebSocket from 'ws';
+import { scanStamps } from './stamps.js';
 
 export interface TailClientsOptions {
   url: string;
@@ -28,7 +29,6 @@ export interface TailClientsResult {
 }
 
 const opts = JSON.parse(process.argv[2]) as TailClientsOptions;
-const STAMP = Buffer.from('"sent_ms":');
 const BUCKET_MS = 0.05;
 const hist = new Uint32Array(400_000); // 0.05 ms buckets up to 20 s; the last one is overflow
 let recording = false;
@@ -47,22 +47,13 @@ interface Client {
 }
 const clients: Client[] = [];
 
-function readStamp(buf: Buffer, at: number): number {
-  let v = 0;
-  let i = at;
-  let frac = 0;
-  let scale = 1;
-  for (; i < buf.length; i++) {
-    const c = buf[i];
-    if (c >= 48 && c <= 57) {
-      if (frac) {
-        scale /= 10;
-        v += (c - 48) * scale;
-      } else v = v * 10 + (c - 48);
-    } else if (c === 46 && !frac) frac = 1;
-    else break;
-  }
-  return v;
+/** the receive time of the frame being scanned */
+let frameAt = 0;
+
+function record(sentMs: number): void {
+  const ms = frameAt - sentMs;
+  if (ms > maxMs) maxMs = ms;
+  hist[Math.min(hist.length - 1, Math.max(0, Math.floor(ms / BUCKET_MS)))]++;
 }
 
 function onFrame(c: Client, data: Buffer): void {
@@ -81,15 +72,8 @@ function onFrame(c: Client, data: Buffer): void {
     return;
   }
   if (kind !== 0x65 /* e: events */) return;
-  const t = now();
-  let n = 0;
-  for (let at = data.indexOf(STAMP); at >= 0; at = data.indexOf(STAMP, at + STAMP.length)) {
-    n++;
-    if (!recording) continue;
-    const ms = t - readStamp(data, at + STAMP.length);
-    if (ms > maxMs) maxMs = ms;
-    hist[Math.min(hist.length - 1, Math.max(0, Math.floor(ms / BUCKET_MS)))]++;
-  }
+  frameAt = now();
+  const n = scanStamps(data, recording ? record : undefined);
   c.events += n;
   if (recording) delivered += n;
 }
