@@ -47,6 +47,7 @@ import { HttpSource, ingestPlugin } from './sources/http/http.js';
 import { MemorySource } from './sources/memory/memory.js';
 import { NatsJetStreamSource } from './sources/nats-jetstream/nats-jetstream.js';
 import { RedisStreamsSource } from './sources/redis-streams/redis-streams.js';
+import { loadNats, loadRedis } from './util/bus-clients.js';
 
 const DEFAULT_NAMES: Record<SourceConfig['kind'], string> = {
   'nats-jetstream': 'nats',
@@ -249,7 +250,12 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       return readiness(sources, app.shuttingDown).ready;
     },
     async start() {
+      // the client libraries of the configured buses (only those: see util/bus-clients.ts), loaded
+      // up front so the history read's budget below covers the network alone
+      const kinds = new Set(namedSources.map((s) => s.config.kind));
+      const clients = Promise.all([kinds.has('nats-jetstream') && loadNats(), kinds.has('redis-streams') && loadRedis()]);
       await server.ready();
+      await clients;
       // before the sources start, so the history read back from the bus precedes live events
       // with a follower the history is read to the streams' ends and the follower goes on from there
       const positions: StreamPositions | undefined = follower ? new Map() : undefined;

@@ -6,7 +6,6 @@ import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { ConfigError, SourceError } from './errors.js';
 import type { FileSource } from './sources/file/file.js';
-import { httpPublisher, natsPublisher, redisPublisher, simulate } from './sources/demo/simulate.js';
 
 const USAGE = `workflow-exporter — Prometheus exporter for workflow and multi-agent platforms
 
@@ -171,6 +170,8 @@ async function simulateCmd(args: string[]): Promise<void> {
   if (to !== 'nats' && to !== 'redis' && to !== 'http') throw new ConfigError('--to must be nats, redis or http', [{ path: 'to', message: 'invalid' }]);
   const rate = num(values.rate, 'rate')!;
   const durationS = num(values.duration, 'duration')!;
+  // loaded for this command only: it brings the NATS and Redis clients, which `serve` loads on demand
+  const { httpPublisher, natsPublisher, redisPublisher, simulate } = await import('./sources/demo/simulate.js');
   const publisher =
     to === 'nats'
       ? await natsPublisher(values.url ?? 'nats://127.0.0.1:4222', values.stream!, values.subject!)

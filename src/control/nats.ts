@@ -1,5 +1,6 @@
 // The NATS control bus: commands on <prefix>.<workflow id> over the nats-jetstream source's connection.
-import { headers, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { loadNats, natsIfLoaded } from '../util/bus-clients.js';
 import { ControlBusError, type ControlBus, type ControlCommand } from './command.js';
 
 // a subject token cannot hold the separator or wildcards, nor whitespace
@@ -24,6 +25,8 @@ export class NatsControlBus implements ControlBus {
   async publish(cmd: ControlCommand): Promise<void> {
     const nc = this.connection();
     if (!nc || nc.isClosed()) throw new ControlBusError('nats', 'not connected');
+    // loaded already with a connection (the source loaded the library to open it)
+    const { headers } = (natsIfLoaded() ?? (await loadNats())).transport;
     try {
       // Nats-Msg-Id lets a JetStream stream that captures control.> store a retried command once
       const h = headers();

@@ -1,5 +1,6 @@
 // Redis lifecycle store: start times and open runs shared by replicas and kept across restarts.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { loadRedis } from '../../util/bus-clients.js';
 import type { ActiveRuns, AnomalyCounter, LifecycleOp, LifecycleStore, OpenRun } from './lifecycle.js';
 
 // One round trip per batch: every op of the batch runs in one atomic script, so a start handled by
@@ -57,7 +58,9 @@ export const SCRAPE_READ_TIMEOUT_MS = 1000;
 const TIMED_OUT = Symbol('timed out');
 
 export class RedisLifecycleStore implements LifecycleStore {
-  private readonly redis: ScriptRedis;
+  /** the client, once the library is loaded (a tick or so after construction) */
+  private redis?: ScriptRedis;
+  private readonly opened: Promise<ScriptRedis>;
   private readonly ttlMs: number;
   private readonly lastRead = new Map<string, unknown>();
 
@@ -68,20 +71,22 @@ export class RedisLifecycleStore implements LifecycleStore {
     private readonly countAnomaly: AnomalyCounter,
   ) {
     this.ttlMs = ttlSeconds * 1000;
-    this.redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null, enableAutoPipelining: false }) as ScriptRedis;
-    this.redis.defineCommand('wfxLifecycle', { numberOfKeys: 0, lua: SCRIPT });
-    this.redis.on('error', () => {}); // reconnects on its own; failures surface as rejected commands
-  }
-
-  get client(): Redis {
-    return this.redis;
+    // ioredis is loaded on demand (an exporter with in-memory state never imports it); the client
+    // connects as soon as it is loaded, and commands issued before then wait for it
+    this.opened = loadRedis().then(({ Redis }) => {
+      const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null, enableAutoPipelining: false }) as ScriptRedis;
+      redis.defineCommand('wfxLifecycle', { numberOfKeys: 0, lua: SCRIPT });
+      redis.on('error', () => {}); // reconnects on its own; failures surface as rejected commands
+      return (this.redis = redis);
+    });
   }
 
   async apply(ops: LifecycleOp[]): Promise<number[]> {
     if (ops.length === 0) return [];
+    const redis = this.redis ?? (await this.opened);
     const args: (string | number)[] = [this.prefix, this.ttlMs, ops.length];
     for (const o of ops) args.push(o.op, o.key, o.run, o.workflowType, Math.round(o.timeMs));
-    const res = await this.redis.wfxLifecycle(...args);
+    const res = await redis.wfxLifecycle(...args);
     const out = new Array<number>(ops.length);
     for (let i = 0; i < ops.length; i++) {
       const r = res[i];
@@ -122,10 +127,11 @@ export class RedisLifecycleStore implements LifecycleStore {
   }
 
   private async readActiveRuns(): Promise<ActiveRuns[]> {
-    const types = await this.redis.smembers(`${this.prefix}:types`);
+    const redis = this.redis ?? (await this.opened);
+    const types = await redis.smembers(`${this.prefix}:types`);
     if (types.length === 0) return [];
     const cutoff = Date.now() - this.ttlMs;
-    const p = this.redis.pipeline();
+    const p = redis.pipeline();
     const keys: [string, 'running' | 'paused'][] = [];
     for (const t of types) {
       for (const s of ['running', 'paused'] as const) {
@@ -141,12 +147,13 @@ export class RedisLifecycleStore implements LifecycleStore {
   }
 
   async openRunsBefore(beforeMs: number): Promise<OpenRun[]> {
-    const types = await this.redis.smembers(`${this.prefix}:types`);
+    const redis = this.redis ?? (await this.opened);
+    const types = await redis.smembers(`${this.prefix}:types`);
     const out: OpenRun[] = [];
     const oldest = Date.now() - this.ttlMs; // older runs lost their open entry to the TTL
     for (const t of types) {
       for (const s of ['running', 'paused'] as const) {
-        const r = await this.redis.zrangebyscore(`${this.prefix}:active:${t}:${s}`, `(${oldest}`, `(${beforeMs}`, 'WITHSCORES');
+        const r = await redis.zrangebyscore(`${this.prefix}:active:${t}:${s}`, `(${oldest}`, `(${beforeMs}`, 'WITHSCORES');
         for (let i = 0; i < r.length; i += 2) out.push({ run: r[i], workflowType: t, startMs: Number(r[i + 1]), state: s });
       }
     }
@@ -158,9 +165,10 @@ export class RedisLifecycleStore implements LifecycleStore {
   }
 
   private async readOverdueCounts(cutoff: (workflowType: string) => number | undefined): Promise<{ workflowType: string; count: number }[]> {
-    const types = await this.redis.smembers(`${this.prefix}:types`);
+    const redis = this.redis ?? (await this.opened);
+    const types = await redis.smembers(`${this.prefix}:types`);
     const oldest = Date.now() - this.ttlMs;
-    const p = this.redis.pipeline();
+    const p = redis.pipeline();
     const asked: string[] = [];
     for (const t of types) {
       const c = cutoff(t);
@@ -176,6 +184,7 @@ export class RedisLifecycleStore implements LifecycleStore {
   }
 
   async close(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    const redis = this.redis ?? (await this.opened);
+    await redis.quit().catch(() => redis.disconnect());
   }
 }

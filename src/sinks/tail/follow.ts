@@ -1,9 +1,9 @@
 // The tail follower: beside each bus source's shared consumer (a JetStream durable or a Redis group,
 // which give each replica a share of the stream) a non-durable reader of the same streams, so the
 // live tail of every replica shows every event. Its events go to the tail only.
-import { DeliverPolicy, jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
+import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Config, SourceConfig } from '../../config/schema.js';
@@ -16,6 +16,7 @@ import { entryToRaw, redisConnectOptions } from '../../sources/redis-streams/con
 import { DeadLetters } from '../dead-letters/dead-letters.js';
 import { createMetrics } from '../metrics/registry.js';
 import { MemoryLifecycleStore } from '../state/memory.js';
+import { loadNats, loadRedis } from '../../util/bus-clients.js';
 import { isStreamNotFound, positionKey, type StreamPositions } from './stream-history.js';
 import type { TailSink } from './tail.js';
 
@@ -182,16 +183,18 @@ class NatsReader implements Reader {
   ) {}
 
   async start(positions?: StreamPositions): Promise<void> {
+    const { transport, jetstream: lib } = await loadNats();
+    if (this.stopped) return;
     // waitOnFirstConnect: a broker down at start is waited for, like one that goes down later
-    const nc = await connect({ ...natsConnectOptions(this.cfg, `${this.name}:tail`), maxReconnectAttempts: -1, reconnectTimeWait: 1000, waitOnFirstConnect: true });
+    const nc = await transport.connect({ ...natsConnectOptions(this.cfg, `${this.name}:tail`), maxReconnectAttempts: -1, reconnectTimeWait: 1000, waitOnFirstConnect: true });
     if (this.stopped) {
       await nc.close();
       return;
     }
     this.nc = nc;
     void this.watch(nc);
-    const jsm = await jetstreamManager(nc);
-    const js = jetstream(nc);
+    const jsm = await lib.jetstreamManager(nc);
+    const js = lib.jetstream(nc);
     this.streams = this.cfg.streams.map((s) => {
       const at = positions?.get(positionKey(this.name, s.stream));
       return new NatsStreamReader(jsm, js, s.stream, s.subjects, typeof at === 'number' ? at : undefined, this.cfg.batch, this.handler, new Health(this.logger, { source: this.name, stream: s.stream }));
@@ -247,6 +250,7 @@ class NatsStreamReader {
   };
 
   private async run(first: () => void): Promise<void> {
+    const { DeliverPolicy } = (await loadNats()).jetstream; // loaded by NatsReader.start
     while (!this.stopped) {
       try {
         this.last ??= await this.end();
@@ -272,6 +276,7 @@ class NatsStreamReader {
         await sleep(RETRY_MS);
       }
     }
+    first(); // stopped before a first attempt
   }
 
   /** The stream's last sequence now; 0 when it does not exist yet (it is followed from its first message). */
@@ -312,8 +317,10 @@ class RedisReader implements Reader {
   }
 
   /** Resolves once the start ids are known (or finding them failed once; the loop retries). */
-  start(positions?: StreamPositions): Promise<void> {
+  async start(positions?: StreamPositions): Promise<void> {
     const cfg = this.cfg;
+    const { Redis } = await loadRedis();
+    if (this.stopped) return;
     // commands wait for a reconnect (maxRetriesPerRequest null), so a Redis restart is followed through
     const redis = new Redis(cfg.url, { ...redisConnectOptions(cfg, `${this.name}:tail`), maxRetriesPerRequest: null, retryStrategy: (times) => Math.min(times * 200, 2000) });
     this.redis = redis;

@@ -1,8 +1,5 @@
 // Reads the last messages of the configured NATS streams and Redis keys back into the tail's history
 // at start, through the same decode, normalize and validate steps as live traffic.
-import { DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config, SourceConfig } from '../../config/schema.js';
 import { createNormalizer } from '../../events/normalize.js';
@@ -11,6 +8,7 @@ import type { RawMessage } from '../../pipeline/types.js';
 import { decode, validateEvent } from '../../pipeline/validate.js';
 import { natsConnectOptions } from '../../sources/nats-jetstream/connect.js';
 import { entryToRaw, redisConnectOptions, type Entry } from '../../sources/redis-streams/connect.js';
+import { loadNats, loadRedis, natsIfLoaded } from '../../util/bus-clients.js';
 
 type NatsConfig = Extract<SourceConfig, { kind: 'nats-jetstream' }>;
 type RedisConfig = Extract<SourceConfig, { kind: 'redis-streams' }>;
@@ -46,7 +44,11 @@ export type StreamPositions = Map<string, number | string>;
 export const positionKey = (source: string, stream: string): string => `${source}\u0000${stream}`;
 
 /** The server said the stream does not exist (as opposed to not answering). */
-export const isStreamNotFound = (err: unknown): boolean => err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
+export const isStreamNotFound = (err: unknown): boolean => {
+  // without the NATS library loaded no NATS error exists: the check never loads it
+  const js = natsIfLoaded()?.jetstream;
+  return js !== undefined && err instanceof js.JetStreamApiError && err.code === js.JetStreamApiCodes.StreamNotFound;
+};
 
 /**
  * Without a follower only messages the durable consumer (or group) has already passed are read:
@@ -55,11 +57,12 @@ export const isStreamNotFound = (err: unknown): boolean => err instanceof JetStr
  * the follower starts right after it.
  */
 export async function natsHistory(name: string, cfg: NatsConfig, deps: StreamHistoryDeps): Promise<RawMessage[]> {
-  const nc = await connect({ ...natsConnectOptions(cfg, `${name}:history`), maxReconnectAttempts: 0, timeout: deps.timeoutMs });
+  const { transport, jetstream: lib } = await loadNats();
+  const nc = await transport.connect({ ...natsConnectOptions(cfg, `${name}:history`), maxReconnectAttempts: 0, timeout: deps.timeoutMs });
   const out: RawMessage[] = [];
   try {
-    const jsm = await jetstreamManager(nc);
-    const js = jetstream(nc);
+    const jsm = await lib.jetstreamManager(nc);
+    const js = lib.jetstream(nc);
     for (const s of cfg.streams) {
       if (deps.signal.aborted) break;
       let upto: number;
@@ -89,7 +92,7 @@ export async function natsHistory(name: string, cfg: NatsConfig, deps: StreamHis
       const consumer = await js.consumers.get(s.stream, {
         // one subject as a string: servers before 2.10 take only a single filter
         filter_subjects: s.subjects.length === 1 ? s.subjects[0] : s.subjects,
-        deliver_policy: DeliverPolicy.StartSequence,
+        deliver_policy: lib.DeliverPolicy.StartSequence,
         opt_start_seq: from,
         inactive_threshold: 10_000, // the server forgets it soon even if we cannot delete it
       });
@@ -115,6 +118,7 @@ export async function natsHistory(name: string, cfg: NatsConfig, deps: StreamHis
 }
 
 export async function redisHistory(name: string, cfg: RedisConfig, deps: StreamHistoryDeps): Promise<RawMessage[]> {
+  const { Redis } = await loadRedis();
   const redis = new Redis(cfg.url, {
     lazyConnect: true,
     ...redisConnectOptions(cfg, `${name}:history`),

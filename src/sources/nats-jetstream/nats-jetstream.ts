@@ -1,12 +1,13 @@
 // The nats-jetstream source: durable pull consumers, batched, acked only after every sink took the batch.
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { ConsumerMessages, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { SourceConfig } from '../../config/schema.js';
 import { SourceError } from '../../errors.js';
 import type { BatchHandler, BatchResult, RawMessage, Source, SourceStatus } from '../../pipeline/types.js';
 import type { DeadLetter, DeadLetterOutput } from '../../sinks/dead-letters/dead-letters.js';
 import type { Metrics } from '../../sinks/metrics/registry.js';
+import { loadNats } from '../../util/bus-clients.js';
 import { natsConnectOptions } from './connect.js';
 
 export type NatsSourceConfig = Extract<SourceConfig, { kind: 'nats-jetstream' }>;
@@ -135,8 +136,10 @@ export class NatsJetStreamSource implements Source {
 
   async start(handler: BatchHandler): Promise<void> {
     const cfg = this.cfg;
+    // the client library is loaded here, by the first bus source or reader that starts
+    const nats = await loadNats();
     try {
-      this.nc = await connect({
+      this.nc = await nats.transport.connect({
         ...natsConnectOptions(cfg, this.name),
         maxReconnectAttempts: -1, // a broker outage is survived, never a reason to exit
         reconnectTimeWait: 1000,
@@ -146,8 +149,8 @@ export class NatsJetStreamSource implements Source {
     }
     this.setUp(true, 'connected');
     void this.watchStatus(this.nc);
-    this.jsm = await jetstreamManager(this.nc);
-    const js = jetstream(this.nc);
+    this.jsm = await nats.jetstream.jetstreamManager(this.nc);
+    const js = nats.jetstream.jetstream(this.nc);
     for (const s of cfg.streams) {
       await this.ensure(this.jsm, s.stream, s.subjects, s.durable);
       const consumer = await js.consumers.get(s.stream, s.durable);
@@ -168,6 +171,7 @@ export class NatsJetStreamSource implements Source {
   }
 
   private async ensure(jsm: JetStreamManager, stream: string, subjects: string[], durable: string): Promise<void> {
+    const { jetstream: { AckPolicy, DeliverPolicy }, transport: { nanos } } = await loadNats(); // loaded by start()
     try {
       await jsm.streams.info(stream);
     } catch (cause) {

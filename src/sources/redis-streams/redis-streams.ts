@@ -1,13 +1,14 @@
 // The redis-streams source: a consumer group read in batches (XREADGROUP), one XACK per batch after
 // the sinks took it, entries left pending by a dead consumer claimed with XAUTOCLAIM.
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { SourceConfig } from '../../config/schema.js';
 import { SourceError } from '../../errors.js';
 import type { BatchHandler, RawMessage, Source, SourceStatus } from '../../pipeline/types.js';
 import type { DeadLetter, DeadLetterOutput } from '../../sinks/dead-letters/dead-letters.js';
 import type { Metrics } from '../../sinks/metrics/registry.js';
+import { loadRedis } from '../../util/bus-clients.js';
 import { entryToRaw, redisConnectOptions, type Entry } from './connect.js';
 
 export type RedisSourceConfig = Extract<SourceConfig, { kind: 'redis-streams' }>;
@@ -54,6 +55,9 @@ export class RedisStreamsSource implements Source {
   async start(handler: BatchHandler): Promise<void> {
     const cfg = this.cfg;
     this.stopped = false;
+    // the client library is loaded here, by the first Redis source, store or reader that needs it
+    const { Redis } = await loadRedis();
+    if (this.stopped) return; // stopped while it loaded: nothing was opened
     const redis = new Redis(cfg.url, {
       lazyConnect: true,
       ...redisConnectOptions(cfg, this.name),
