@@ -28,6 +28,7 @@ import { Auth, authPlugin } from './server/auth.js';
 import { controlPlugin } from './server/control.js';
 import { debugPlugin } from './server/debug.js';
 import { runsPlugin } from './server/runs.js';
+import { onDemandSchemaCompilers } from './server/schema-compilers.js';
 import { CONTENT_SECURITY_POLICY, pagePlugin } from './server/page.js';
 import { tailWsPlugin } from './server/tail-ws.js';
 import { DeadLetters } from './sinks/dead-letters/dead-letters.js';
@@ -222,6 +223,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     disableRequestLogging: true, // ingest runs at thousands of requests a second; errors are still logged
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    schemaController: onDemandSchemaCompilers(), // ajv only if a route ever has a schema
   });
 
   const app: App = {
