@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
-import { envPath, loadConfig } from './load.js';
+import { envPath, loadConfig, rawConfig } from './load.js';
+import { configSchema } from './schema.js';
 
 function file(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'wfx-config-'));
@@ -58,5 +59,32 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file: file('sever:\n  port: 1\n') })).toThrow(/Unrecognized key/);
     expect(() => loadConfig({ file: file('a: [\n') })).toThrow(/not valid YAML/);
     expect(() => loadConfig({ file: '/nonexistent/wfx.yaml' })).toThrow(/cannot read config file/);
+  });
+
+  it('parses without zod\'s generated fast path to exactly what the schema parses with it', () => {
+    const good = file(
+      [
+        'server: { port: 1000 }',
+        'sources:',
+        '  - kind: nats-jetstream',
+        '    servers: [nats://127.0.0.1:4222]',
+        '    streams: [{ stream: S, subjects: [s.>], durable: d }]',
+        '  - kind: redis-streams',
+        '    keys: [k]',
+        'tail: { follow: on }',
+        'redact: { fields: [attributes.token] }',
+        '',
+      ].join('\n'),
+    );
+    expect(loadConfig({ file: good })).toEqual(configSchema.parse(rawConfig({ file: good })));
+    const bad = file('server:\n  port: x\nsources:\n  - kind: redis-streams\nsever: 1\n');
+    const jit = configSchema.safeParse(rawConfig({ file: bad }));
+    expect(jit.success).toBe(false);
+    try {
+      loadConfig({ file: bad });
+      expect.unreachable();
+    } catch (e) {
+      expect((e as ConfigError).issues).toEqual(jit.error!.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message })));
+    }
   });
 });

@@ -21,17 +21,28 @@ export interface CompiledValidator<T> {
  * messages and paths are unchanged. Equivalence is property-tested in compiled.test.ts.
  */
 export function compileValidator<S extends z.ZodType>(schema: S): CompiledValidator<z.output<S>> {
-  let fast: S = schema;
+  // compiled on first use, not when built: a process starts without paying for it (a few ms)
+  let fast: S | undefined;
   let compiled = false;
-  try {
-    fast = z.compile(schema, { strict: true });
-    compiled = true;
-  } catch {
-    // an uncompilable schema keeps working on the runtime parser; `compiled` tells the caller
-  }
-  const validate = (input: unknown) => fast.safeParse(input) as SafeParse<z.output<S>>;
-  return Object.assign(validate, { compiled });
+  const compile = (): S => {
+    try {
+      fast = z.compile(schema, { strict: true });
+      compiled = true;
+    } catch {
+      // an uncompilable schema keeps working on the runtime parser; `compiled` tells the caller
+      fast = schema;
+    }
+    return fast;
+  };
+  const validate = (input: unknown) => (fast ?? compile()).safeParse(input) as SafeParse<z.output<S>>;
+  return Object.defineProperty(validate, 'compiled', {
+    get: () => {
+      if (!fast) compile();
+      return compiled;
+    },
+    enumerable: true,
+  }) as CompiledValidator<z.output<S>>;
 }
 
-/** The canonical event schema, compiled at module load (a few milliseconds, once). */
+/** The canonical event schema, compiled when the first event is validated (a few milliseconds, once). */
 export const validateCanonical: CompiledValidator<WorkflowEvent> = compileValidator(canonicalEventSchema);

@@ -1,7 +1,6 @@
 // The file source: replays an NDJSON file through the pipeline, for backfills and reproductions.
 import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import cliProgress from 'cli-progress';
 import type { BatchHandler, RawMessage, Source, SourceStatus } from '../../pipeline/types.js';
 
 export interface FileTotals {
@@ -38,9 +37,11 @@ export class FileSource implements Source {
   }
 
   private async read(handler: BatchHandler): Promise<FileTotals> {
+    // the progress bar's library is loaded only for a bar (an interactive replay)
+    const cliProgress = this.progress ? (await import('cli-progress')).default : undefined;
     const size = statSync(this.path).size;
     const stream = createReadStream(this.path);
-    const bar = this.progress
+    const bar = cliProgress
       ? new cliProgress.SingleBar(
           { format: 'replay |{bar}| {percentage}% | {value}/{total} bytes | {events} events | {eta_formatted} left', stream: process.stderr },
           cliProgress.Presets.shades_classic,

@@ -1,5 +1,4 @@
 // The http source: POST /api/events with one event, a JSON array, or NDJSON; size-limited.
-import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyPluginAsync, onRequestHookHandler } from 'fastify';
 import type { BatchHandler, BatchResult, RawMessage, Source, SourceStatus } from '../../pipeline/types.js';
 import type { Metrics } from '../../sinks/metrics/registry.js';
@@ -120,6 +119,8 @@ export const ingestPlugin: FastifyPluginAsync<IngestOptions> = async (app: Fasti
   const { source, metrics, deadLetters } = opts;
   // both stay inside this plugin: they guard ingest, not the rest of the server
   if (opts.rateLimit && opts.rateLimit.max > 0) {
+    // loaded only when a limit is set (off by default)
+    const { default: rateLimit } = await import('@fastify/rate-limit');
     await app.register(rateLimit, {
       max: opts.rateLimit.max,
       timeWindow: opts.rateLimit.timeWindowMs,
