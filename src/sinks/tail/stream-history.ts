@@ -181,19 +181,23 @@ export function validateHistory(name: string, cfg: SourceConfig, raw: RawMessage
  * skipped: history is a convenience and must never keep the exporter from starting.
  */
 export async function readStreamHistory(sources: { name: string; config: SourceConfig }[], deps: StreamHistoryDeps): Promise<HistoryItem[]> {
-  const all: (HistoryItem & { timeMs: number })[] = [];
-  for (const { name, config } of sources) {
-    if (deps.signal.aborted) break;
-    if (config.kind !== 'nats-jetstream' && config.kind !== 'redis-streams') continue;
-    try {
-      const raw = config.kind === 'nats-jetstream' ? await natsHistory(name, config, deps) : await redisHistory(name, config, deps);
-      const items = validateHistory(name, config, raw, deps);
-      all.push(...items);
-      deps.logger.info({ source: name, read: raw.length, events: items.length }, 'tail history read from the bus');
-    } catch (err) {
-      deps.logger.warn({ err, source: name }, 'tail history could not be read from the bus; starting without it');
-    }
-  }
+  // the sources are read at once (each on its own connection), their items taken in source order
+  const read = await Promise.all(
+    sources.map(async ({ name, config }) => {
+      if (deps.signal.aborted) return [];
+      if (config.kind !== 'nats-jetstream' && config.kind !== 'redis-streams') return [];
+      try {
+        const raw = config.kind === 'nats-jetstream' ? await natsHistory(name, config, deps) : await redisHistory(name, config, deps);
+        const items = validateHistory(name, config, raw, deps);
+        deps.logger.info({ source: name, read: raw.length, events: items.length }, 'tail history read from the bus');
+        return items;
+      } catch (err) {
+        deps.logger.warn({ err, source: name }, 'tail history could not be read from the bus; starting without it');
+        return [];
+      }
+    }),
+  );
+  const all = read.flat();
   // stable sort: messages of one stream keep their bus order when their times tie
   all.sort((a, b) => a.timeMs - b.timeMs);
   return all.slice(Math.max(0, all.length - deps.limit)).map(({ event, source, receivedAtMs }) => ({ event, source, receivedAtMs }));
