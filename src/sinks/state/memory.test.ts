@@ -73,6 +73,23 @@ describe('MemoryLifecycleStore', () => {
     expect(s.apply([W('x', 2e6, 'X'), W('y', 2e6, 'X')])).toEqual([NaN, 1e6 + 1]);
   });
 
+  it('keeps the eviction queue near the open count when entries end long before maxEntries (no growth toward 2x maxEntries)', () => {
+    const { s } = store(200_000);
+    const queued = () => {
+      const q = s as unknown as { order: unknown[]; head: number };
+      return q.order.length - q.head;
+    };
+    for (let i = 0; i < 10; i++) s.apply([W(`open${i}`, i)]);
+    let most = 0;
+    for (let i = 0; i < 100_000; i++) {
+      s.apply([W(`k${i}`, 100 + i), W(`k${i}`, 100 + i, 'X')]);
+      most = Math.max(most, queued());
+    }
+    expect(most).toBe(2 * 11 + 1024); // 11 open while a k entry is started: compacted past that
+    // start order still right after all that compaction
+    expect(s.apply([W('open0', 1e6, 'X'), W('open9', 1e6, 'X')])).toEqual([0, 9]);
+  });
+
   it('evicts the oldest open entry past maxEntries and releases its active count', () => {
     const { s, anomalies } = store(2);
     s.apply([W('a', 1), W('b', 2), W('c', 3)]);
