@@ -2,8 +2,10 @@
 // the rest filtered by workflow type; `stuck` of them subscribe and then never read their socket.
 // Readers scan each frame's bytes for "sent_ms": stamps (no JSON.parse, so the clients stay cheap;
 // stamps.ts) and record publish->receive latency into a fixed histogram while the harness says so.
-import WebSocket from 'ws';
+// The connections are ws-reader.ts's minimal WebSocket client: this process shares the machine with
+// the exporter it measures, and the `ws` library's framing and garbage were most of its CPU.
 import { scanStamps } from './stamps.js';
+import { WsReader } from './ws-reader.js';
 
 export interface TailClientsOptions {
   url: string;
@@ -56,7 +58,7 @@ function record(sentMs: number): void {
   hist[Math.min(hist.length - 1, Math.max(0, Math.floor(ms / BUCKET_MS)))]++;
 }
 
-function onFrame(c: Client, data: Buffer): void {
+function onFrame(c: Client, data: Buffer, at: number): void {
   // {"type":"events"... | {"type":"dropped","count":N} | {"type":"snapshot"... | {"type":"subscribed"...
   const kind = data[9];
   if (kind === 0x73 /* s: subscribed or snapshot */) {
@@ -72,7 +74,7 @@ function onFrame(c: Client, data: Buffer): void {
     return;
   }
   if (kind !== 0x65 /* e: events */) return;
-  frameAt = now();
+  frameAt = at;
   const n = scanStamps(data, recording ? record : undefined);
   c.events += n;
   if (recording) delivered += n;
@@ -98,19 +100,27 @@ function connect(i: number): Promise<void> {
   const filter = i % 4 === 0 ? {} : { workflow_types: [types[(i >> 2) % types.length]] };
   const c: Client = { filter: JSON.stringify(filter), events: 0, stuck, subscribed: false };
   clients.push(c);
+  let reader: WsReader | undefined;
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(opts.url, { perMessageDeflate: false, skipUTF8Validation: true });
-    ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', filter, replay: 0 })));
-    ws.on('message', (data: Buffer) => {
-      onFrame(c, data);
-      if (c.subscribed && stuck && !ws.isPaused) ws.pause(); // from here on, this one never reads
-      if (c.subscribed) resolve();
-    });
-    ws.on('error', reject);
-    ws.on('close', () => {
-      closed++;
-      reject(new Error('closed before subscribing'));
-    });
+    WsReader.open(
+      opts.url,
+      {
+        message(data, at) {
+          onFrame(c, data, at);
+          if (!c.subscribed) return;
+          if (stuck) reader?.pause(); // from here on, this one never reads
+          resolve();
+        },
+        close() {
+          closed++;
+          reject(new Error('closed before subscribing'));
+        },
+      },
+      now,
+    ).then((r) => {
+      reader = r;
+      r.send(JSON.stringify({ type: 'subscribe', filter, replay: 0 }));
+    }, reject);
   });
 }
 
