@@ -309,6 +309,15 @@ export const configSchema = z
           ),
         maxReplay: z.number().int().min(0).max(1_000_000).default(10_000).describe('events one subscribe may ask to replay'),
         batchIntervalMs: z.number().int().min(1).max(1000).default(20).describe('one frame per client per interval: a frame per event costs ~26x the CPU'),
+        maxWritesPerSecond: z
+          .number()
+          .int()
+          .min(1)
+          .default(25_000)
+          .describe(
+            'socket writes per second the live tail stays near with many clients: after a flush that wrote to N clients the next waits N x 1000 / maxWritesPerSecond ms, at least batchIntervalMs and at most maxBatchIntervalMs (with the defaults, 20 ms up to 500 clients, 40 ms at 1,000)',
+          ),
+        maxBatchIntervalMs: z.number().int().min(1).max(1000).default(50).describe('the longest the batch interval grows to with many clients (see maxWritesPerSecond); below batchIntervalMs it has no effect'),
         snapshotIntervalMs: z.number().int().min(100).default(2000).describe('how often clients get the metrics snapshot'),
         windowSeconds: z.number().int().min(5).max(3600).default(60).describe('sliding window of the snapshot rates, error ratio and percentiles'),
         heartbeatIntervalMs: z.number().int().min(50).default(30_000).describe('WebSocket ping interval; a client that misses a pong for one interval is dropped'),

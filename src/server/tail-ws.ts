@@ -21,6 +21,17 @@ export const CLOSE = {
 
 export type TailRejectReason = 'invalid_json' | 'invalid_message' | 'invalid_filter' | 'too_large' | 'rate_limited' | 'too_many_clients';
 
+/** a text frame, uncompressed (the server offers no permessage-deflate), also for UTF-8 bytes */
+const TEXT = { binary: false, compress: false } as const;
+
+/** the last snapshot frame: the periodic push hands every client the same text, so it is encoded once */
+let lastSnapshot: { json: string; frame: Buffer } | undefined;
+
+function snapshotFrame(json: string): Buffer {
+  if (lastSnapshot?.json !== json) lastSnapshot = { json, frame: Buffer.from(`{"type":"snapshot","data":${json}}`, 'utf8') };
+  return lastSnapshot.frame;
+}
+
 class WsClient extends TailClient {
   readonly transport = 'websocket' as const;
   alive = true;
@@ -38,7 +49,7 @@ class WsClient extends TailClient {
 
   /** a text frame, also when handed the UTF-8 bytes of a shared frame */
   send(text: string | Buffer): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text, { binary: false });
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text, TEXT);
   }
 
   deliver(events: TailEntry[], dropped: number, replay = false, shared?: SharedFrames): void {
@@ -48,7 +59,7 @@ class WsClient extends TailClient {
   }
 
   sendSnapshot(json: string): void {
-    this.send(`{"type":"snapshot","data":${json}}`);
+    this.send(snapshotFrame(json));
   }
 
   heartbeat(): void {

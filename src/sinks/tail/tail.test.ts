@@ -10,7 +10,7 @@ import { createMetrics } from '../metrics/registry.js';
 import { eventsFrame, type SharedFrames, TailClient } from './client.js';
 import { parseFilter } from './filter.js';
 import type { TailEntry } from './history.js';
-import { TailSink } from './tail.js';
+import { batchInterval, TailSink } from './tail.js';
 
 class RecordingClient extends TailClient {
   readonly transport = 'websocket' as const;
@@ -98,6 +98,30 @@ describe('tail fan-out with shared frames', () => {
     void tail.closeClients();
   });
 
+  test('a batch that fits the queue is appended whole; one that does not goes out in queue-sized frames; an event over maxQueueBytes is dropped', () => {
+    const tail = sink({ batchIntervalMs: 1000, maxQueueEvents: 4, maxQueueBytes: 1024 });
+    const a = new RecordingClient();
+    tail.add(a);
+    tail.subscribe(a, parseFilter({}), 0);
+    tail.take(batch(range(1, 3), byParity(0)));
+    expect(a.queue.map((e) => e.event.id)).toEqual(range(1, 3));
+    expect(a.queuedBytes).toBe(a.queue.reduce((n, e) => n + e.json().length, 0));
+    tail.take(batch(range(4, 10), byParity(0)));
+    // the queue filled at e4 and e8: each full queue went out as a frame, e9 and e10 wait
+    expect(a.frames.map((f) => (JSON.parse(f) as { events: { id: string }[] }).events.map((e) => e.id))).toEqual([range(1, 4), range(5, 8)]);
+    expect(a.queue.map((e) => e.event.id)).toEqual(range(9, 10));
+    tail.flush();
+    expect(a.ids()).toEqual(range(1, 10));
+    const big = batch(['b1', 'b2', 'b3'], byParity(0));
+    (big.events[1] as { attributes?: unknown }).attributes = { pad: 'x'.repeat(2000) };
+    tail.take(big);
+    tail.flush();
+    expect(a.ids()).toEqual([...range(1, 10), 'b1', 'b3']);
+    expect(a.droppedNotices).toEqual([1]);
+    expect(a.droppedTotal).toBe(1);
+    void tail.closeClients();
+  });
+
   test('the first batch after a quiet interval goes out in the same turn of the loop; the next waits for the interval', async () => {
     const tail = sink({ batchIntervalMs: 300 });
     const a = new RecordingClient();
@@ -113,6 +137,50 @@ describe('tail fan-out with shared frames', () => {
     await new Promise((r) => setTimeout(r, 400));
     expect(a.ids()).toEqual(['x1', 'x2', 'x3']);
     expect(a.frames.length).toBe(2);
+    void tail.closeClients();
+  });
+});
+
+describe('batch interval with many clients', () => {
+  test('stays at batchIntervalMs while writes are few, grows to keep them at maxWritesPerSecond, stops at maxBatchIntervalMs', () => {
+    const cfg = { batchIntervalMs: 20, maxWritesPerSecond: 25_000, maxBatchIntervalMs: 50 };
+    expect([0, 1, 100, 500, 501, 750, 1000, 1250, 1251, 5000].map((n) => batchInterval(cfg, n))).toEqual([20, 20, 20, 20, 21, 30, 40, 50, 50, 50]);
+    // a maximum below the base interval leaves the base
+    expect(batchInterval({ batchIntervalMs: 20, maxWritesPerSecond: 1000, maxBatchIntervalMs: 10 }, 1000)).toBe(20);
+    // the defaults
+    const d = sink().config;
+    expect([d.batchIntervalMs, d.maxWritesPerSecond, d.maxBatchIntervalMs]).toEqual([20, 25_000, 50]);
+    expect([100, 1000, 2000].map((n) => batchInterval(d, n))).toEqual([20, 40, 50]);
+  });
+
+  test('each flush writes one frame per client with events, and sets the next interval from how many it wrote to', () => {
+    const tail = sink({ batchIntervalMs: 10, maxWritesPerSecond: 1000, maxBatchIntervalMs: 200 });
+    expect(tail.currentIntervalMs).toBe(10);
+    const clients = Array.from({ length: 60 }, () => new RecordingClient());
+    for (const [i, c] of clients.entries()) {
+      tail.add(c);
+      // a third see everything, a third one workflow type, a third a type none of these events has
+      tail.subscribe(c, parseFilter(i % 3 === 0 ? {} : { workflow_types: [i % 3 === 1 ? 'even' : 'none'] }), 0);
+    }
+    tail.take(batch(range(1, 8), byParity(0)));
+    tail.take(batch(range(9, 12), byParity(0)));
+    tail.flush();
+    // 20 unfiltered and 20 'even' clients had events: one frame each; the 20 'none' clients got nothing
+    expect(clients.map((c) => c.frames.length)).toEqual(clients.map((_, i) => (i % 3 === 2 ? 0 : 1)));
+    expect(clients[0].ids()).toEqual(range(1, 12));
+    expect(clients[1].ids()).toEqual(['e1', 'e3', 'e5', 'e7', 'e9', 'e11']);
+    expect(tail.currentIntervalMs).toBe(40); // 40 writes at 1,000 writes/s
+    // events of a type only the 20 unfiltered clients and one other see: 21 writes
+    tail.subscribe(clients[1], parseFilter({ workflow_types: ['solo'] }), 0);
+    tail.take(batch(['s1', 's2'], () => 'solo'));
+    tail.flush();
+    expect(clients[1].ids()).toEqual(['e1', 'e3', 'e5', 'e7', 'e9', 'e11', 's1', 's2']);
+    expect(clients[0].ids()).toEqual([...range(1, 12), 's1', 's2']);
+    expect(clients[4].frames.length).toBe(1);
+    expect(tail.currentIntervalMs).toBe(21);
+    // nothing queued: the flush writes nothing and the interval is the base again
+    tail.flush();
+    expect(tail.currentIntervalMs).toBe(10);
     void tail.closeClients();
   });
 });

@@ -26,6 +26,24 @@ export function withDerivedDuration(event: WorkflowEvent, seconds: number): Tail
   return { ...event, duration_ms: Math.round(seconds * 1e6) / 1e3, duration_derived: true };
 }
 
+/**
+ * The wait after a flush that wrote to `writes` clients before the next one: batchIntervalMs while
+ * they are few; with many, long enough that the writes stay at maxWritesPerSecond (each client gets
+ * one write per flush, so the socket writes, not the events, are what many clients multiply), and
+ * never more than maxBatchIntervalMs.
+ */
+export function batchInterval(cfg: Pick<TailConfig, 'batchIntervalMs' | 'maxBatchIntervalMs' | 'maxWritesPerSecond'>, writes: number): number {
+  const spread = Math.ceil((writes * 1000) / cfg.maxWritesPerSecond);
+  return Math.max(cfg.batchIntervalMs, Math.min(cfg.maxBatchIntervalMs, spread));
+}
+
+/** the events of a batch one filter matched, their JSON length, and whether each fits an empty queue */
+interface Matched {
+  list: TailEntry[];
+  bytes: number;
+  fits: boolean;
+}
+
 export interface ActiveRun {
   workflow_type: string;
   state: string;
@@ -69,6 +87,8 @@ export class TailSink implements Sink {
   private flushSoon?: NodeJS.Immediate;
   /** performance.now() of the last flush: a batch waits only for what is left of the interval since */
   private lastFlushAt = -Infinity;
+  /** the interval after the last flush (batchInterval of the clients it wrote to) */
+  private intervalMs: number;
   private snapshotTimer?: NodeJS.Timeout;
   private heartbeatTimer?: NodeJS.Timeout;
   private snapshotting = false;
@@ -80,6 +100,7 @@ export class TailSink implements Sink {
 
   constructor(private readonly deps: TailDeps) {
     this.config = deps.config;
+    this.intervalMs = deps.config.batchIntervalMs;
     this.now = deps.now ?? Date.now;
     this.history = new History(deps.config.historySize);
     this.stats = new WindowStats(deps.config.windowSeconds, this.now);
@@ -118,21 +139,43 @@ export class TailSink implements Sink {
     if (!entries) return; // no clients: the history and the window are all there is to do
     let queued = false;
     // most clients share a filter: match each distinct filter once per batch, not once per client
-    const matched = new Map<string, TailEntry[]>();
+    const matched = new Map<string, Matched>();
+    const { maxQueueBytes } = this.config;
     for (const c of this.clients) {
       const match = c.match;
       if (!match) continue;
       const key = c.filterKey;
-      let list = key === undefined ? undefined : matched.get(key);
-      if (list === undefined) {
-        list = [];
-        for (const e of entries) if (match(e)) list.push(e);
-        if (key !== undefined) matched.set(key, list);
+      let m = key === undefined ? undefined : matched.get(key);
+      if (m === undefined) {
+        m = { list: [], bytes: 0, fits: true };
+        for (const e of entries) {
+          if (!match(e)) continue;
+          const size = e.json().length;
+          m.list.push(e);
+          m.bytes += size;
+          if (size > maxQueueBytes) m.fits = false;
+        }
+        if (key !== undefined) matched.set(key, m);
       }
-      for (const e of list) this.enqueue(c, e);
-      if (list.length > 0) queued = true;
+      if (m.list.length === 0) continue;
+      this.enqueueAll(c, m);
+      queued = true;
     }
     if (queued) this.schedule();
+  }
+
+  /**
+   * A batch's matches for one client: appended at once when the whole batch fits its queue (what
+   * enqueue would do event by event, without its checks per event and client), else one by one.
+   */
+  private enqueueAll(c: TailClient, m: Matched): void {
+    const q = c.queue;
+    if (m.fits && q.length + m.list.length <= this.config.maxQueueEvents && c.queuedBytes + m.bytes <= this.config.maxQueueBytes) {
+      for (const e of m.list) q.push(e);
+      c.queuedBytes += m.bytes;
+      return;
+    }
+    for (const e of m.list) this.enqueue(c, e);
   }
 
   /** Events that arrived before this process started (read back from the stream), oldest first. */
@@ -301,6 +344,11 @@ export class TailSink implements Sink {
     this.deps.metrics.tailDropped.labels(c.transport).inc(n);
   }
 
+  /** The interval the next flush waits for since the last one: batchInterval of the clients that one wrote to. */
+  get currentIntervalMs(): number {
+    return this.intervalMs;
+  }
+
   /**
    * At most one flush per batch interval, and no longer wait than that: when the last flush is
    * already an interval old the events go out at once (after this turn of the loop, so batches
@@ -308,7 +356,7 @@ export class TailSink implements Sink {
    */
   private schedule(): void {
     if (this.flushTimer || this.flushSoon || this.closed) return;
-    const wait = this.lastFlushAt + this.config.batchIntervalMs - performance.now();
+    const wait = this.lastFlushAt + this.intervalMs - performance.now();
     if (wait <= 0) this.flushSoon = setImmediate(() => this.flush());
     else this.flushTimer = setTimeout(() => this.flush(), Math.ceil(wait));
   }
@@ -320,6 +368,7 @@ export class TailSink implements Sink {
     this.flushTimer = this.flushSoon = undefined;
     this.lastFlushAt = performance.now();
     let waiting = false;
+    let writes = 0;
     // clients holding the same events (same filter, same first and last entry, same count) get one
     // frame, built once: a queue is always a run of consecutive matches, so these fix its content
     const frames = new Map<string, SharedFrames>();
@@ -337,7 +386,9 @@ export class TailSink implements Sink {
         if (shared === undefined) frames.set(key, (shared = new SharedFrames()));
       }
       this.send(c, shared);
+      writes++;
     }
+    this.intervalMs = batchInterval(this.config, writes);
     if (waiting) this.schedule();
   }
 
