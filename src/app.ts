@@ -31,7 +31,7 @@ import { runsPlugin } from './server/runs.js';
 import { onDemandSchemaCompilers } from './server/schema-compilers.js';
 import { CONTENT_SECURITY_POLICY, pagePlugin } from './server/page.js';
 import { tailWsPlugin } from './server/tail-ws.js';
-import { DeadLetters } from './sinks/dead-letters/dead-letters.js';
+import { DeadLetters, type RawRedactor } from './sinks/dead-letters/dead-letters.js';
 import { MetricsSink } from './sinks/metrics/sink.js';
 import { SemanticsSink } from './sinks/metrics/semantics.js';
 import { OverdueRuns } from './sinks/state/overdue.js';
@@ -138,7 +138,9 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     config.state.backend === 'redis'
       ? new RedisLifecycleStore(config.state.redisUrl, config.state.prefix, config.state.ttlSeconds, countAnomaly)
       : new MemoryLifecycleStore(config.state.maxEntries, countAnomaly);
-  const deadLetters = new DeadLetters(config.deadLetters.ringSize, config.deadLetters.maxRawBytes, metrics);
+  const redactor = compileRedaction(config.redact);
+  // rejected messages are redacted by the same paths before the ring and the dead-letter buses keep them
+  const deadLetters = new DeadLetters(config.deadLetters.ringSize, config.deadLetters.maxRawBytes, metrics, redactor as RawRedactor | undefined);
   const accounting = new EventAccounting(config.accounting, countAnomaly);
   // the pipeline sees the store through the out-of-order filter; overdue and tests read the store itself
   const ordered = new OrderedLifecycleStore(store, config.accounting.maxOrphanEnds, countAnomaly);
@@ -212,7 +214,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     logger,
     now: opts.now,
     activeRuns: () => metrics.providers.activeRuns?.() ?? [],
-    redact: tailCopy(compileRedaction(config.redact), config.tail.maxAttributesBytes),
+    redact: tailCopy(redactor, config.tail.maxAttributesBytes),
   });
   pipeline.addSink(tail);
   const namedSources = [...sourceConfigs].map(([name, sc]) => ({ name, config: sc }));
