@@ -1,5 +1,5 @@
 // createApp(config) builds the pipeline, its sources and sinks, and the HTTP server; it never listens.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import helmet from '@fastify/helmet';
 import websocket from '@fastify/websocket';
 import pino, { type Logger } from 'pino';
@@ -222,7 +222,8 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
 
   const server = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    disableRequestLogging: true, // ingest runs at thousands of requests a second; errors are still logged
+    // ingest runs at thousands of requests a second: no per-request lines; errors are still logged
+    logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     schemaController: onDemandSchemaCompilers(), // ajv only if a route ever has a schema
