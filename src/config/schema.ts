@@ -247,7 +247,7 @@ export const configSchema = z
       .object({
         lateAfterSeconds: z.number().positive().default(300).describe('an event older than this on arrival is counted as late (kind late); it is still processed'),
         dedupeWindowSeconds: z.number().min(0).default(600).describe('an event id seen again within this window is a duplicate (kind duplicate_id); 0 turns dedupe off'),
-        dedupeMaxIds: z.number().int().min(1).max(10_000_000).default(200_000).describe('ids remembered for dedupe; the oldest are forgotten first (bounded memory: ~100 B per id plus the id string)'),
+        dedupeMaxIds: z.number().int().min(1).max(10_000_000).default(200_000).describe('ids remembered for dedupe; the oldest are forgotten first (bounded memory: about 38 B per id, as 64-bit hashes, whatever the length of the ids)'),
         dropDuplicates: z
           .boolean()
           .default(true)

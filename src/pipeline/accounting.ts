@@ -3,19 +3,11 @@
 import type { Config } from '../config/schema.js';
 import type { WorkflowEvent } from '../events/schema.js';
 import type { ActiveRuns, LifecycleOp, LifecycleStore } from '../sinks/state/lifecycle.js';
+import { RecentIds } from './recent-ids.js';
 
 export type AccountingKind = 'duplicate_id' | 'late' | 'out_of_order';
 export type AccountingCounter = (kind: AccountingKind) => void;
 
-/**
- * Duplicate and late detection, called by the pipeline once per validated batch.
- *
- * Duplicates: at-least-once buses redeliver a batch whose ack was lost, and producers retry; an id
- * seen again within the window is counted and (by default) dropped before state, metrics and tail,
- * so a redelivery cannot count a run twice. Memory is bounded: ids are kept in arrival order and
- * the oldest go first, by window or by count. The ids a batch added are forgotten again when that
- * batch fails, because the bus will redeliver it and it must then count.
- */
 /**
  * Keys in arrival order with a value and an arrival time, at most `cap` of them; the oldest leave
  * first, by count or by age. The order lives in a ring beside the Map: deleting from the front of a
@@ -80,12 +72,13 @@ export class RecentKeys<V> {
  *
  * Duplicates: at-least-once buses redeliver a batch whose ack was lost, and producers retry; an id
  * seen again within the window is counted and (by default) dropped before state, metrics and tail,
- * so a redelivery cannot count a run twice. Memory is bounded: ids are kept in arrival order and
- * the oldest go first, by window or by count. The ids a batch added are forgotten again when that
- * batch fails, because the bus will redeliver it and it must then count.
+ * so a redelivery cannot count a run twice. Memory is bounded: ids are kept (as 64-bit hashes,
+ * recent-ids.ts) in arrival order and the oldest go first, by window or by count. The ids a batch
+ * added are forgotten again when that batch fails, because the bus will redeliver it and it must
+ * then count.
  */
 export class EventAccounting {
-  private readonly seen: RecentKeys<true>;
+  private readonly seen: RecentIds;
   private readonly windowMs: number;
   private readonly lateMs: number;
 
@@ -95,7 +88,7 @@ export class EventAccounting {
   ) {
     this.windowMs = cfg.dedupeWindowSeconds * 1000;
     this.lateMs = cfg.lateAfterSeconds * 1000;
-    this.seen = new RecentKeys(cfg.dedupeMaxIds);
+    this.seen = new RecentIds(cfg.dedupeMaxIds);
   }
 
   /**
@@ -111,12 +104,11 @@ export class EventAccounting {
     for (let i = 0; i < events.length; i++) {
       const e = events[i];
       if (dedupe) {
-        if (this.seen.has(e.id)) {
+        if (this.seen.add(e.id, nowMs)) {
+          added.push(e.id);
+        } else {
           this.count('duplicate_id');
           if (this.cfg.dropDuplicates) continue;
-        } else {
-          this.seen.set(e.id, true, nowMs);
-          added.push(e.id);
         }
       }
       if (timesMs[i] < lateBefore) this.count('late');
