@@ -2,19 +2,45 @@
 import type { WorkflowEvent } from '../../events/schema.js';
 import type { Filterable, Predicate } from './filter.js';
 
-/** One event as the tail keeps it; its JSON is made once, when a client or a query first needs it. */
+/**
+ * What the tail shows of an event: the pipeline's event with the duration derived from its start
+ * (seconds, NaN when there is none) and the configured redaction applied (tail.ts).
+ */
+export type Prepare = (event: WorkflowEvent, derivedSeconds: number) => WorkflowEvent;
+
+/**
+ * One event as the tail keeps it. What clients and queries see (`event`) is prepared on first use,
+ * its JSON likewise: most events of a busy history are never looked at, so most never cost a copy.
+ */
 export class TailEntry implements Filterable {
   private text?: string;
   private folded?: string;
+  private view?: WorkflowEvent;
 
   constructor(
     /** process-local, increasing by one per event; the `before` cursor of GET /api/events */
     readonly seq: number,
-    readonly event: WorkflowEvent,
+    /** the pipeline's event until `event` is first read (the other sinks hold it too: never changed) */
+    private raw: WorkflowEvent | undefined,
     /** the exporter source that delivered it (nats, redis, http, demo, history) */
     readonly source: string,
     readonly receivedAtMs: number,
-  ) {}
+    private readonly derivedSeconds = NaN,
+    private readonly prepare?: Prepare,
+  ) {
+    if (prepare === undefined) {
+      this.view = raw;
+      this.raw = undefined;
+    }
+  }
+
+  get event(): WorkflowEvent {
+    if (this.view === undefined) {
+      this.view = this.prepare!(this.raw!, this.derivedSeconds);
+      this.raw = undefined; // a redacted copy is all the tail keeps from then on
+    }
+    return this.view;
+  }
 
   json(): string {
     return (this.text ??= JSON.stringify(this.event));
@@ -43,13 +69,19 @@ export class History {
   private readonly buf: (TailEntry | undefined)[];
   private next = 1;
 
-  constructor(readonly capacity: number) {
+  constructor(
+    readonly capacity: number,
+    private readonly prepare?: Prepare,
+  ) {
     this.buf = new Array(capacity);
   }
 
-  /** Stores an event, evicting the oldest when full; returns its entry (also when capacity is 0). */
-  push(event: WorkflowEvent, source: string, receivedAtMs: number): TailEntry {
-    const e = new TailEntry(this.next++, event, source, receivedAtMs);
+  /**
+   * Stores an event, evicting the oldest when full; returns its entry (also when capacity is 0).
+   * `derivedSeconds`: the duration the lifecycle derived for it (NaN when none), for `prepare`.
+   */
+  push(event: WorkflowEvent, source: string, receivedAtMs: number, derivedSeconds = NaN): TailEntry {
+    const e = new TailEntry(this.next++, event, source, receivedAtMs, derivedSeconds, this.prepare);
     if (this.capacity > 0) this.buf[e.seq % this.capacity] = e;
     return e;
   }

@@ -184,3 +184,47 @@ describe('batch interval with many clients', () => {
     void tail.closeClients();
   });
 });
+
+describe('what the tail keeps of an event', () => {
+  test('a derived duration and the redaction are applied when the entry is first read, to a copy, and the redaction covers the derived duration', () => {
+    const cfg = configFrom({});
+    const redacted: string[] = [];
+    const tail = new TailSink({
+      config: cfg.tail,
+      metrics: createMetrics(new Registry(), { ...cfg.metrics, defaultMetrics: false }),
+      logger: pino({ level: 'silent' }),
+      redact: (e) => {
+        redacted.push(e.id);
+        const { duration_ms: _, ...rest } = e as WorkflowEvent & { duration_ms?: number };
+        return { ...rest, attributes: { masked: true } } as WorkflowEvent;
+      },
+    });
+    const b = batch(['a', 'b'], () => 'wf');
+    b.durations = [1.2345678, NaN];
+    const originals = b.events.map((e) => JSON.stringify(e));
+    tail.write(b);
+    expect(redacted).toEqual([]); // nothing read yet: nothing copied
+    const [ea, eb] = [tail.history.at(1)!, tail.history.at(2)!];
+    expect(ea.event.attributes).toEqual({ masked: true });
+    expect((ea.event as { duration_ms?: number }).duration_ms).toBeUndefined(); // derived, then redacted
+    expect(JSON.parse(eb.json()).attributes).toEqual({ masked: true });
+    expect(redacted).toEqual(['a', 'b']);
+    void ea.event; // read again: prepared once
+    expect(redacted).toEqual(['a', 'b']);
+    expect(b.events.map((e) => JSON.stringify(e))).toEqual(originals); // the pipeline's events untouched
+  });
+
+  test('without redaction the derived duration is marked, and events that carry one or have none are the pipeline\'s own object', () => {
+    const tail = sink();
+    const b = batch(['a', 'b', 'c'], () => 'wf');
+    (b.events[1] as { duration_ms?: number }).duration_ms = 5;
+    b.durations = [1.2345678, 0.5, NaN];
+    tail.write(b);
+    const [ea, eb, ec] = [1, 2, 3].map((s) => tail.history.at(s)!);
+    expect(ea.event).toMatchObject({ id: 'a', duration_ms: 1234.568, duration_derived: true });
+    expect(ea.event).not.toBe(b.events[0]);
+    expect(eb.event).toBe(b.events[1]);
+    expect(ec.event).toBe(b.events[2]);
+    expect((b.events[0] as { duration_ms?: number }).duration_ms).toBeUndefined();
+  });
+});

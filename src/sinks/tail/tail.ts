@@ -102,7 +102,12 @@ export class TailSink implements Sink {
     this.config = deps.config;
     this.intervalMs = deps.config.batchIntervalMs;
     this.now = deps.now ?? Date.now;
-    this.history = new History(deps.config.historySize);
+    const redact = deps.redact;
+    // before redaction, so a redacted duration_ms stays redacted
+    this.history = new History(deps.config.historySize, (event, seconds) => {
+      const e = event.duration_ms === undefined && seconds === seconds ? withDerivedDuration(event, seconds) : event;
+      return redact ? redact(e) : e;
+    });
     this.stats = new WindowStats(deps.config.windowSeconds, this.now);
   }
 
@@ -125,14 +130,9 @@ export class TailSink implements Sink {
     const { events, durations, source, receivedAtMs } = batch;
     const fanOut = this.clients.size > 0;
     const entries: TailEntry[] | undefined = fanOut ? new Array(events.length) : undefined;
-    const redact = this.deps.redact;
     for (let i = 0; i < events.length; i++) {
-      let event = events[i];
-      const d = durations[i];
-      // before redaction, so a redacted duration_ms stays redacted
-      if (event.duration_ms === undefined && d === d) event = withDerivedDuration(event, d);
-      const entry = this.history.push(redact ? redact(event) : event, source, receivedAtMs);
-      this.stats.add(events[i], d);
+      const entry = this.history.push(events[i], source, receivedAtMs, durations[i]);
+      this.stats.add(events[i], durations[i]);
       if (entries) entries[i] = entry;
     }
     this.eventsTotal += events.length;
@@ -180,8 +180,7 @@ export class TailSink implements Sink {
 
   /** Events that arrived before this process started (read back from the stream), oldest first. */
   preload(items: { event: WorkflowEvent; source: string; receivedAtMs: number }[]): void {
-    const redact = this.deps.redact;
-    for (const it of items) this.history.push(redact ? redact(it.event) : it.event, it.source, it.receivedAtMs);
+    for (const it of items) this.history.push(it.event, it.source, it.receivedAtMs);
   }
 
   /**
