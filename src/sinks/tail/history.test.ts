@@ -63,3 +63,18 @@ describe('History', () => {
     expect(h.replay(MATCH_ALL, 2, 'e5', true)).toEqual({ entries: [], resumed: false });
   });
 });
+
+describe('entries prepared on first read', () => {
+  test('a resume by id scans the ring without preparing the entries it passes', () => {
+    let prepared = 0;
+    const h = new History(100, (e) => {
+      prepared++;
+      return { ...e };
+    });
+    for (let i = 1; i <= 50; i++) h.push({ id: `e${i}`, type: 'task.started', time: '2026-01-01T00:00:00.000Z' } as WorkflowEvent, 'test', i);
+    const { entries, resumed } = h.replay((x) => x.event.type === 'task.started', 100, 'e45');
+    expect(resumed).toBe(true);
+    expect(entries.map((e) => e.id)).toEqual(['e46', 'e47', 'e48', 'e49', 'e50']);
+    expect(prepared).toBe(5); // only the five after e45, which the filter read
+  });
+});

@@ -34,6 +34,11 @@ export class TailEntry implements Filterable {
     }
   }
 
+  /** the event's id, without preparing the view (redaction never changes id: pipeline/redact.ts) */
+  get id(): string {
+    return (this.view ?? this.raw!).id;
+  }
+
   get event(): WorkflowEvent {
     if (this.view === undefined) {
       this.view = this.prepare!(this.raw!, this.derivedSeconds);
@@ -126,7 +131,7 @@ export class History {
     let stop = this.oldestSeq;
     if (afterId !== undefined) {
       for (let s = this.newestSeq; s >= this.oldestSeq && s > 0; s--) {
-        if (this.buf[s % this.capacity]!.event.id === afterId) {
+        if (this.buf[s % this.capacity]!.id === afterId) {
           stop = s + 1;
           resumed = true;
           break;
