@@ -1,9 +1,7 @@
 // createApp(config) builds the pipeline, its sources and sinks, and the HTTP server; it never listens.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import helmet from '@fastify/helmet';
-import websocket from '@fastify/websocket';
-import pino, { type Logger } from 'pino';
-import { Registry } from 'prom-client';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Config, SourceConfig } from './config/schema.js';
 import { ConfigError } from './errors.js';
 import type { ControlBus } from './control/command.js';
@@ -49,6 +47,13 @@ import { MemorySource } from './sources/memory/memory.js';
 import { NatsJetStreamSource } from './sources/nats-jetstream/nats-jetstream.js';
 import { RedisStreamsSource } from './sources/redis-streams/redis-streams.js';
 import { loadNats, loadRedis } from './util/bus-clients.js';
+import { promClient, requireCjs } from './util/cjs.js';
+
+// required, not imported: see util/cjs.ts
+const { default: Fastify, LogController } = requireCjs('fastify') as typeof import('fastify');
+const { default: helmet } = requireCjs('@fastify/helmet') as typeof import('@fastify/helmet');
+const { default: websocket } = requireCjs('@fastify/websocket') as typeof import('@fastify/websocket');
+const { default: pino } = requireCjs('pino') as typeof import('pino');
 
 const DEFAULT_NAMES: Record<SourceConfig['kind'], string> = {
   'nats-jetstream': 'nats',
@@ -130,7 +135,7 @@ function tailCopy(redact: ((e: WorkflowEvent) => WorkflowEvent) | undefined, max
 
 export function createApp(config: Config, opts: AppOptions = {}): App {
   const logger = opts.logger ?? pino({ level: config.log.level, base: { service: 'workflow-exporter' } });
-  const registry = opts.registry ?? new Registry();
+  const registry = opts.registry ?? new promClient.Registry();
   const metrics = createMetrics(registry, config.metrics);
   const guard = new CardinalityGuard(config.metrics, (label, kind) => metrics.labelOverflow.labels(label, kind).inc());
   const countAnomaly = (kind: string) => metrics.lifecycleAnomalies.labels(kind).inc();

@@ -1,6 +1,9 @@
 // GET /metrics: Prometheus text by default, OpenMetrics when the scraper asks for it.
 import type { FastifyPluginAsync } from 'fastify';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { promClient } from '../util/cjs.js';
+
+const { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } = promClient.Registry;
 import { renderPrometheus } from '../sinks/metrics/render.js';
 
 /**
@@ -12,12 +15,12 @@ async function renderOpenMetrics(registry: Registry): Promise<string> {
   const counters = (registry.getMetricsAsArray() as unknown as { type: string; name: string }[]).filter((m) => m.type === 'counter');
   const names = counters.map((c) => c.name);
   const r = registry as Registry<never>;
-  r.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
+  r.setContentType(OPENMETRICS_CONTENT_TYPE as never);
   try {
     return await registry.metrics();
   } finally {
     counters.forEach((c, i) => (c.name = names[i]));
-    r.setContentType(Registry.PROMETHEUS_CONTENT_TYPE as never);
+    r.setContentType(PROMETHEUS_CONTENT_TYPE as never);
   }
 }
 
@@ -31,6 +34,6 @@ export const metricsPlugin: FastifyPluginAsync<{ registry: Registry }> = async (
     const p = turn.then(render, render);
     turn = p.catch(() => {});
     const body = await p;
-    return reply.header('content-type', open ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE).send(body);
+    return reply.header('content-type', open ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE).send(body);
   });
 };

@@ -1,12 +1,16 @@
 // GET /ws/events: the live tail over WebSocket; subscribe with a filter and a replay, get batched frames.
 import type { FastifyPluginAsync } from 'fastify';
-import WebSocket, { type RawData } from 'ws';
+import type { RawData, WebSocket as Socket } from 'ws';
 import { droppedFrame, eventsFrame, type SharedFrames, TailClient } from '../sinks/tail/client.js';
 import { FilterError, parseFilter } from '../sinks/tail/filter.js';
 import type { TailEntry } from '../sinks/tail/history.js';
 import type { TailSink } from '../sinks/tail/tail.js';
 import type { Metrics } from '../sinks/metrics/registry.js';
 import type { Auth } from './auth.js';
+import { requireCjs } from '../util/cjs.js';
+
+// required, not imported: see util/cjs.ts
+const { OPEN } = requireCjs('ws') as typeof Socket;
 
 export const WS_PATH = '/ws/events';
 export const MAX_AFTER_ID = 256; // an event id, as the canonical schema bounds it
@@ -36,7 +40,7 @@ class WsClient extends TailClient {
   readonly transport = 'websocket' as const;
   alive = true;
 
-  constructor(readonly ws: WebSocket) {
+  constructor(readonly ws: Socket) {
     super();
     ws.on('pong', () => {
       this.alive = true;
@@ -49,7 +53,7 @@ class WsClient extends TailClient {
 
   /** a text frame, also when handed the UTF-8 bytes of a shared frame */
   send(text: string | Buffer): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text, TEXT);
+    if (this.ws.readyState === OPEN) this.ws.send(text, TEXT);
   }
 
   deliver(events: TailEntry[], dropped: number, replay = false, shared?: SharedFrames): void {
@@ -69,7 +73,7 @@ class WsClient extends TailClient {
       return;
     }
     this.alive = false;
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+    if (this.ws.readyState === OPEN) this.ws.ping();
   }
 
   close(code: number, reason: string): void {

@@ -4,6 +4,7 @@
 import type * as NatsJetStream from '@nats-io/jetstream';
 import type * as NatsTransport from '@nats-io/transport-node';
 import type * as IoRedis from 'ioredis';
+import { requireCjs } from './cjs.js';
 
 export interface NatsClients {
   transport: typeof NatsTransport;
@@ -22,7 +23,8 @@ export function loadNats(): Promise<NatsClients> {
 
 /** ioredis. */
 export function loadRedis(): Promise<typeof IoRedis> {
-  redis ??= import('ioredis');
+  // required, not imported (util/cjs.ts); on a later turn, like the import it replaces
+  redis ??= Promise.resolve().then(() => requireCjs('ioredis') as typeof IoRedis);
   return redis;
 }
 

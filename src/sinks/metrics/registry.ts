@@ -1,5 +1,7 @@
 // Registers the catalog with prom-client on a given registry; one factory, no module singletons.
-import client, { type Registry } from 'prom-client';
+import type * as Prom from 'prom-client';
+import type { Registry } from 'prom-client';
+import { promClient as client } from '../../util/cjs.js';
 import type { Config } from '../../config/schema.js';
 import { catalog, type MetricDef } from './catalog.js';
 
@@ -16,47 +18,47 @@ export interface ScrapeProviders {
 export interface Metrics {
   registry: Registry;
   providers: ScrapeProviders;
-  eventsTotal: client.Counter<Labels<C['eventsTotal']>>;
-  runsStarted: client.Counter<Labels<C['runsStarted']>>;
-  runsFinished: client.Counter<Labels<C['runsFinished']>>;
-  runsActive: client.Gauge<Labels<C['runsActive']>>;
-  runDuration: client.Histogram<Labels<C['runDuration']>>;
-  stageDuration: client.Histogram<Labels<C['stageDuration']>>;
-  tasksTotal: client.Counter<Labels<C['tasksTotal']>>;
-  taskDuration: client.Histogram<Labels<C['taskDuration']>>;
-  agentLastSeen: client.Gauge<Labels<C['agentLastSeen']>>;
-  queueDepth: client.Gauge<Labels<C['queueDepth']>>;
-  eventLag: client.Histogram<Labels<C['eventLag']>>;
-  sourceLastEvent: client.Gauge<Labels<C['sourceLastEvent']>>;
-  runsOverdue: client.Gauge<Labels<C['runsOverdue']>>;
-  taskQueueWait: client.Histogram<Labels<C['taskQueueWait']>>;
-  agentTokens: client.Counter<Labels<C['agentTokens']>>;
-  agentCost: client.Counter<Labels<C['agentCost']>>;
-  agentBudget: client.Gauge<Labels<C['agentBudget']>>;
-  toolCalls: client.Counter<Labels<C['toolCalls']>>;
-  toolDuration: client.Histogram<Labels<C['toolDuration']>>;
-  received: client.Counter<Labels<C['received']>>;
-  rejected: client.Counter<Labels<C['rejected']>>;
-  sourceUp: client.Gauge<Labels<C['sourceUp']>>;
-  sourcePending: client.Gauge<Labels<C['sourcePending']>>;
-  sourceErrors: client.Counter<Labels<C['sourceErrors']>>;
-  batchDuration: client.Histogram<Labels<C['batchDuration']>>;
-  labelOverflow: client.Counter<Labels<C['labelOverflow']>>;
-  lifecycleAnomalies: client.Counter<Labels<C['lifecycleAnomalies']>>;
-  deadLetters: client.Counter<Labels<C['deadLetters']>>;
-  tailClients: client.Gauge<Labels<C['tailClients']>>;
-  tailDropped: client.Counter<Labels<C['tailDropped']>>;
-  tailRejected: client.Counter<Labels<C['tailRejected']>>;
-  authRejected: client.Counter<Labels<C['authRejected']>>;
-  controlCommands: client.Counter<Labels<C['controlCommands']>>;
-  otlpExports: client.Counter<Labels<C['otlpExports']>>;
-  buildInfo: client.Gauge<Labels<C['buildInfo']>>;
+  eventsTotal: Prom.Counter<Labels<C['eventsTotal']>>;
+  runsStarted: Prom.Counter<Labels<C['runsStarted']>>;
+  runsFinished: Prom.Counter<Labels<C['runsFinished']>>;
+  runsActive: Prom.Gauge<Labels<C['runsActive']>>;
+  runDuration: Prom.Histogram<Labels<C['runDuration']>>;
+  stageDuration: Prom.Histogram<Labels<C['stageDuration']>>;
+  tasksTotal: Prom.Counter<Labels<C['tasksTotal']>>;
+  taskDuration: Prom.Histogram<Labels<C['taskDuration']>>;
+  agentLastSeen: Prom.Gauge<Labels<C['agentLastSeen']>>;
+  queueDepth: Prom.Gauge<Labels<C['queueDepth']>>;
+  eventLag: Prom.Histogram<Labels<C['eventLag']>>;
+  sourceLastEvent: Prom.Gauge<Labels<C['sourceLastEvent']>>;
+  runsOverdue: Prom.Gauge<Labels<C['runsOverdue']>>;
+  taskQueueWait: Prom.Histogram<Labels<C['taskQueueWait']>>;
+  agentTokens: Prom.Counter<Labels<C['agentTokens']>>;
+  agentCost: Prom.Counter<Labels<C['agentCost']>>;
+  agentBudget: Prom.Gauge<Labels<C['agentBudget']>>;
+  toolCalls: Prom.Counter<Labels<C['toolCalls']>>;
+  toolDuration: Prom.Histogram<Labels<C['toolDuration']>>;
+  received: Prom.Counter<Labels<C['received']>>;
+  rejected: Prom.Counter<Labels<C['rejected']>>;
+  sourceUp: Prom.Gauge<Labels<C['sourceUp']>>;
+  sourcePending: Prom.Gauge<Labels<C['sourcePending']>>;
+  sourceErrors: Prom.Counter<Labels<C['sourceErrors']>>;
+  batchDuration: Prom.Histogram<Labels<C['batchDuration']>>;
+  labelOverflow: Prom.Counter<Labels<C['labelOverflow']>>;
+  lifecycleAnomalies: Prom.Counter<Labels<C['lifecycleAnomalies']>>;
+  deadLetters: Prom.Counter<Labels<C['deadLetters']>>;
+  tailClients: Prom.Gauge<Labels<C['tailClients']>>;
+  tailDropped: Prom.Counter<Labels<C['tailDropped']>>;
+  tailRejected: Prom.Counter<Labels<C['tailRejected']>>;
+  authRejected: Prom.Counter<Labels<C['authRejected']>>;
+  controlCommands: Prom.Counter<Labels<C['controlCommands']>>;
+  otlpExports: Prom.Counter<Labels<C['otlpExports']>>;
+  buildInfo: Prom.Gauge<Labels<C['buildInfo']>>;
 }
 
 function counter<L extends string>(registry: Registry, d: MetricDef<L>) {
   return new client.Counter<L>({ name: d.name, help: d.help, labelNames: [...d.labels], registers: [registry] });
 }
-function gauge<L extends string>(registry: Registry, d: MetricDef<L>, collect?: client.GaugeConfiguration<L>['collect']) {
+function gauge<L extends string>(registry: Registry, d: MetricDef<L>, collect?: Prom.GaugeConfiguration<L>['collect']) {
   return new client.Gauge<L>({ name: d.name, help: d.help, labelNames: [...d.labels], registers: [registry], collect });
 }
 function histogram<L extends string>(registry: Registry, d: MetricDef<L>, buckets?: readonly number[]) {

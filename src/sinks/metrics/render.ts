@@ -1,7 +1,8 @@
 // The Prometheus text exposition of a registry, written straight from prom-client's series records
 // with each series' label text made once and reused: the same bytes as registry.metrics(), in about
 // half the time and garbage (a scrape of 10k series stalls the event loop for its whole length).
-import client, { type Metric, type Registry } from 'prom-client';
+import type { Metric, Registry } from 'prom-client';
+import { promClient as client } from '../../util/cjs.js';
 
 type Labels = Record<string, string | number>;
 interface ValueRecord {

@@ -5,7 +5,7 @@ import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsM
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { Registry } from 'prom-client';
+import { promClient } from '../../util/cjs.js';
 import type { Config, SourceConfig } from '../../config/schema.js';
 import { EventAccounting, OrderedLifecycleStore } from '../../pipeline/accounting.js';
 import { Pipeline } from '../../pipeline/pipeline.js';
@@ -73,7 +73,7 @@ export class TailFollower {
     // logged and dead-lettered once, by the pipeline of the replica whose consumer got the message.
     this.pipeline = new Pipeline({
       config,
-      metrics: createMetrics(new Registry(), { ...config.metrics, defaultMetrics: false }),
+      metrics: createMetrics(new promClient.Registry(), { ...config.metrics, defaultMetrics: false }),
       store: new OrderedLifecycleStore(new MemoryLifecycleStore(config.state.maxEntries, ignore), config.accounting.maxOrphanEnds, ignore),
       deadLetters: new DeadLetters(1, 0),
       logger: logger.child({ component: 'tail-follow' }, { level: logger.isLevelEnabled('error') ? 'error' : logger.level }),
