@@ -1,8 +1,8 @@
 // Loads the configuration: YAML file, then WFX_* environment variables, then CLI flags; validated once.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { requireCjs } from '../util/cjs.js';
 import { configSchema, type Config } from './schema.js';
 
 export const ENV_PREFIX = 'WFX_';
@@ -61,7 +61,7 @@ export function readConfigFile(file: string): Obj {
   let doc: unknown;
   try {
     // loaded with a file to read only: a start configured by env and flags alone never loads it
-    const { parse: parseYaml } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+    const { parse: parseYaml } = requireCjs('yaml') as typeof import('yaml');
     doc = parseYaml(text) ?? {};
   } catch (cause) {
     throw new ConfigError(`${file}: not valid YAML: ${(cause as Error).message}`, [], { cause });

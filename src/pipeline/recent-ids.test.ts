@@ -94,6 +94,10 @@ describe('RecentIds', () => {
     }
     expect(long.bytes).toBe(short.bytes);
     expect(short.bytes).toBeLessThan(10_000 * 48);
+    // the table (8 bytes a slot) has room for twice the ids, so probes stay short at capacity
+    const slots = (short.bytes - 10_000 * (4 + 4 + 8 + 1)) / 8;
+    expect(slots).toBeGreaterThanOrEqual(2 * short.size);
+    expect(short.size).toBe(10_000);
   });
 
   it('hashes 200,000 UUIDs with no pair of equal 64-bit hashes, and spreads the first hash evenly', () => {

@@ -3,6 +3,7 @@
 // route of the exporter declares a schema, so a start never loads ajv (about 50 ms of a cold start).
 import { createRequire } from 'node:module';
 import type { FastifyServerOptions } from 'fastify';
+import { requireCjs } from '../util/cjs.js';
 
 type SchemaController = NonNullable<FastifyServerOptions['schemaController']>;
 type Factories = NonNullable<SchemaController['compilersFactory']>;
@@ -13,7 +14,7 @@ function onDemand(pkg: string): Builder {
   let build: Builder | undefined;
   return (...args) => {
     if (!build) {
-      const fromFastify = createRequire(createRequire(import.meta.url).resolve('fastify'));
+      const fromFastify = createRequire(requireCjs.resolve('fastify'));
       build = (fromFastify(pkg) as () => Builder)();
     }
     return build(...args);

@@ -37,11 +37,10 @@ export function batchInterval(cfg: Pick<TailConfig, 'batchIntervalMs' | 'maxBatc
   return Math.max(cfg.batchIntervalMs, Math.min(cfg.maxBatchIntervalMs, spread));
 }
 
-/** the events of a batch one filter matched, their JSON length, and whether each fits an empty queue */
+/** the events of a batch one filter matched, and their JSON length */
 interface Matched {
   list: TailEntry[];
   bytes: number;
-  fits: boolean;
 }
 
 export interface ActiveRun {
@@ -140,20 +139,17 @@ export class TailSink implements Sink {
     let queued = false;
     // most clients share a filter: match each distinct filter once per batch, not once per client
     const matched = new Map<string, Matched>();
-    const { maxQueueBytes } = this.config;
     for (const c of this.clients) {
       const match = c.match;
       if (!match) continue;
       const key = c.filterKey;
       let m = key === undefined ? undefined : matched.get(key);
       if (m === undefined) {
-        m = { list: [], bytes: 0, fits: true };
+        m = { list: [], bytes: 0 };
         for (const e of entries) {
           if (!match(e)) continue;
-          const size = e.json().length;
           m.list.push(e);
-          m.bytes += size;
-          if (size > maxQueueBytes) m.fits = false;
+          m.bytes += e.json().length;
         }
         if (key !== undefined) matched.set(key, m);
       }
@@ -170,7 +166,8 @@ export class TailSink implements Sink {
    */
   private enqueueAll(c: TailClient, m: Matched): void {
     const q = c.queue;
-    if (m.fits && q.length + m.list.length <= this.config.maxQueueEvents && c.queuedBytes + m.bytes <= this.config.maxQueueBytes) {
+    // (a batch within the byte bound has no event over it, so none that enqueue would drop as too large)
+    if (q.length + m.list.length <= this.config.maxQueueEvents && c.queuedBytes + m.bytes <= this.config.maxQueueBytes) {
       for (const e of m.list) q.push(e);
       c.queuedBytes += m.bytes;
       return;
