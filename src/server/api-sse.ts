@@ -120,8 +120,8 @@ export const sseApiPlugin: FastifyPluginAsync<SseOptions> = async (app, { tail, 
     if (after !== undefined && replay === 0) tail.subscribe(client, filter, cfg.maxReplay, after, true);
     else tail.subscribe(client, filter, replay, after);
     tail
-      .snapshot()
-      .then((s) => client.sendSnapshot(JSON.stringify(s)))
+      .snapshotJson()
+      .then((json) => client.sendSnapshot(json))
       .catch((err) => req.log.warn({ err }, 'tail snapshot failed'));
   });
 };

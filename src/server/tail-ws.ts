@@ -179,8 +179,8 @@ export const tailWsPlugin: FastifyPluginAsync<TailWsOptions> = async (app, { tai
 
     // the cards fill at once instead of after the first snapshot interval
     tail
-      .snapshotFrame()
-      .then((frame) => client.send(frame))
+      .snapshotJson()
+      .then((json) => client.sendSnapshot(json))
       .catch((err) => req.log.warn({ err }, 'tail snapshot failed'));
   });
 

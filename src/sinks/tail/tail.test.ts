@@ -10,12 +10,14 @@ import { createMetrics } from '../metrics/registry.js';
 import { eventsFrame, type SharedFrames, TailClient } from './client.js';
 import { parseFilter } from './filter.js';
 import type { TailEntry } from './history.js';
-import { batchInterval, TailSink } from './tail.js';
+import { batchInterval, passSlices, SNAPSHOT_REUSE_MS, TailSink } from './tail.js';
 
 class RecordingClient extends TailClient {
   readonly transport = 'websocket' as const;
   frames: string[] = [];
   buffers: Buffer[] = [];
+  /** performance.now() of each frame */
+  at: number[] = [];
   droppedNotices: number[] = [];
   backlog = 0;
   buffered(): number {
@@ -27,6 +29,7 @@ class RecordingClient extends TailClient {
     const b = shared ? shared.frame('ws', () => eventsFrame(events)) : Buffer.from(eventsFrame(events, replay));
     this.buffers.push(b);
     this.frames.push(b.toString('utf8'));
+    this.at.push(performance.now());
   }
   sendSnapshot(): void {}
   heartbeat(): void {}
@@ -182,6 +185,85 @@ describe('batch interval with many clients', () => {
     tail.flush();
     expect(tail.currentIntervalMs).toBe(10);
     void tail.closeClients();
+  });
+});
+
+describe('a pass over many clients, in slices', () => {
+  test('one slice per 100 clients, no more than fit 5 ms apart in the interval', () => {
+    expect([[0, 20], [1, 20], [100, 20], [101, 20], [250, 30], [1000, 20], [1000, 40], [5000, 50], [5000, 4]].map(([n, i]) => passSlices(n, i))).toEqual([1, 1, 1, 2, 3, 4, 8, 10, 1]);
+  });
+
+  test('every client gets one frame per pass, slice after slice across the interval; events queued mid-pass are not lost and a client gone mid-pass is skipped', async () => {
+    // 250 clients, 30 ms apart: 3 slices, 10 ms apart
+    const tail = sink({ batchIntervalMs: 30, maxBatchIntervalMs: 30 });
+    const clients = Array.from({ length: 250 }, () => new RecordingClient());
+    for (const c of clients) {
+      tail.add(c);
+      tail.subscribe(c, parseFilter({}), 0);
+    }
+    const t0 = performance.now();
+    tail.take(batch(range(1, 5), byParity(0)));
+    await new Promise((r) => setImmediate(r));
+    // the first slice went out in the same turn of the loop, the others wait for theirs
+    const written = () => clients.map((c) => c.frames.length);
+    expect(written()).toEqual(clients.map((_, i) => (i < 83 ? 1 : 0)));
+    // mid-pass: more events, and a client of the last slice leaves
+    tail.take(batch(range(6, 8), byParity(0)));
+    tail.remove(clients[249]);
+    await new Promise((r) => setTimeout(r, 120));
+    // the first slice got e6..e8 in the next pass; the later slices had them queued for this one
+    expect(clients[0].ids()).toEqual(range(1, 8));
+    expect(clients[0].frames.length).toBe(2);
+    expect(clients[200].ids()).toEqual(range(1, 8));
+    expect(clients[200].frames.length).toBe(1);
+    expect(clients[249].frames.length).toBe(0);
+    for (const c of clients.slice(0, 249)) expect(c.ids()).toEqual(range(1, 8));
+    // the slices were spread over the interval: the third began at least 2 x 10 ms after the first
+    const firstOf = (i: number) => clients[i].at[0] - t0;
+    expect(firstOf(0)).toBeLessThan(firstOf(100));
+    expect(firstOf(200) - firstOf(0)).toBeGreaterThanOrEqual(19);
+    // clients of one slice with the same queue share one frame
+    expect(clients[201].buffers[0]).toBe(clients[200].buffers[0]);
+    void tail.closeClients();
+  });
+
+  test('flush() writes the whole pass at once, also one already under way', async () => {
+    const tail = sink({ batchIntervalMs: 40, maxBatchIntervalMs: 40 });
+    const clients = Array.from({ length: 300 }, () => new RecordingClient());
+    for (const c of clients) {
+      tail.add(c);
+      tail.subscribe(c, parseFilter({}), 0);
+    }
+    tail.take(batch(range(1, 3), byParity(0)));
+    await new Promise((r) => setImmediate(r));
+    expect(clients.filter((c) => c.frames.length === 1).length).toBe(100); // slice 1 of 3
+    tail.flush();
+    expect(clients.every((c) => c.frames.length === 1 && c.ids().join() === range(1, 3).join())).toBe(true);
+    void tail.closeClients();
+  });
+});
+
+describe('snapshots for new clients', () => {
+  test('clients connecting together share one snapshot; a later one gets a new one', async () => {
+    const cfg = configFrom({});
+    let computed = 0;
+    const tail = new TailSink({
+      config: cfg.tail,
+      metrics: createMetrics(new Registry(), { ...cfg.metrics, defaultMetrics: false }),
+      logger: pino({ level: 'silent' }),
+      activeRuns: () => {
+        computed++;
+        return [];
+      },
+    });
+    const first = await Promise.all(Array.from({ length: 1000 }, () => tail.snapshotJson()));
+    expect(computed).toBe(1);
+    expect(new Set(first).size).toBe(1);
+    tail.take(batch(['a'], () => 'wf'));
+    await new Promise((r) => setTimeout(r, SNAPSHOT_REUSE_MS + 20));
+    const later = JSON.parse(await tail.snapshotJson()) as { events_total: number };
+    expect(computed).toBe(2);
+    expect(later.events_total).toBe(1);
   });
 });
 

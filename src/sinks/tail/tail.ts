@@ -15,6 +15,17 @@ export type TailConfig = Config['tail'];
 
 export const CLOSE_GRACE_MS = 1000; // a client that does not answer our close frame is cut after this
 
+/**
+ * Clients one slice of a flush writes to. A socket write costs ~20 µs on loopback, so a slice holds
+ * the loop ~2 ms; a pass over more clients is spread over the interval in slices, which keeps the
+ * loop free for ingest and scrapes and lets no client wait for a thousand writes before its own.
+ */
+export const SLICE_CLIENTS = 100;
+/** slices of one pass are at least this far apart (timers have millisecond resolution) */
+export const MIN_SLICE_MS = 5;
+/** a new client's first snapshot reuses one computed this recently (a reconnect storm computes it once) */
+export const SNAPSHOT_REUSE_MS = 500;
+
 /** A tail event: the canonical event, with duration_ms derived from its start when it had none. */
 export type TailEvent = WorkflowEvent & { duration_derived?: true };
 
@@ -35,6 +46,28 @@ export function withDerivedDuration(event: WorkflowEvent, seconds: number): Tail
 export function batchInterval(cfg: Pick<TailConfig, 'batchIntervalMs' | 'maxBatchIntervalMs' | 'maxWritesPerSecond'>, writes: number): number {
   const spread = Math.ceil((writes * 1000) / cfg.maxWritesPerSecond);
   return Math.max(cfg.batchIntervalMs, Math.min(cfg.maxBatchIntervalMs, spread));
+}
+
+/**
+ * How many slices a pass over `clients` clients is cut into when passes are `intervalMs` apart: one
+ * per SLICE_CLIENTS clients, no more than fit MIN_SLICE_MS apart in the interval.
+ */
+export function passSlices(clients: number, intervalMs: number): number {
+  return Math.max(1, Math.min(Math.ceil(clients / SLICE_CLIENTS), Math.floor(intervalMs / MIN_SLICE_MS)));
+}
+
+/** A flush pass in progress: the clients it started with, written slice by slice. */
+interface Pass {
+  clients: TailClient[];
+  startedAt: number;
+  slices: number;
+  sliceMs: number;
+  next: number;
+  writes: number;
+  /** a client skipped because its socket still held too much */
+  waiting: boolean;
+  /** clients holding the same events share one frame (see flushSlice) */
+  frames: Map<string, SharedFrames>;
 }
 
 /** the events of a batch one filter matched, and their JSON length */
@@ -84,10 +117,14 @@ export class TailSink implements Sink {
   private readonly now: () => number;
   private flushTimer?: NodeJS.Timeout;
   private flushSoon?: NodeJS.Immediate;
-  /** performance.now() of the last flush: a batch waits only for what is left of the interval since */
+  /** performance.now() when the last pass started: a batch waits only for what is left of the interval since */
   private lastFlushAt = -Infinity;
-  /** the interval after the last flush (batchInterval of the clients it wrote to) */
+  /** the interval after the last pass (batchInterval of the clients it wrote to) */
   private intervalMs: number;
+  private pass?: Pass;
+  /** events were queued while a pass was running: another pass follows it */
+  private queuedDuringPass = false;
+  private lastSnapshot?: { at: number; json: Promise<string> };
   private snapshotTimer?: NodeJS.Timeout;
   private heartbeatTimer?: NodeJS.Timeout;
   private snapshotting = false;
@@ -346,46 +383,90 @@ export class TailSink implements Sink {
   }
 
   /**
-   * At most one flush per batch interval, and no longer wait than that: when the last flush is
-   * already an interval old the events go out at once (after this turn of the loop, so batches
-   * arriving together share a frame); under load the flushes stay an interval apart.
+   * At most one pass per batch interval, and no longer wait than that: when the last pass started
+   * an interval ago or more, the events go out at once (after this turn of the loop, so batches
+   * arriving together share a frame); under load the passes stay an interval apart.
    */
   private schedule(): void {
+    if (this.pass) {
+      this.queuedDuringPass = true;
+      return;
+    }
     if (this.flushTimer || this.flushSoon || this.closed) return;
     const wait = this.lastFlushAt + this.intervalMs - performance.now();
-    if (wait <= 0) this.flushSoon = setImmediate(() => this.flush());
-    else this.flushTimer = setTimeout(() => this.flush(), Math.ceil(wait));
+    if (wait <= 0) this.flushSoon = setImmediate(() => this.startPass());
+    else this.flushTimer = setTimeout(() => this.startPass(), Math.ceil(wait));
   }
 
-  /** One frame per client per interval; a client whose socket still holds too much waits, its queue bounded. */
-  flush(): void {
-    clearTimeout(this.flushTimer);
-    clearImmediate(this.flushSoon);
+  /**
+   * A pass gives every client one frame per interval: with many clients it writes them in slices
+   * spread over the interval (passSlices), so each client still gets one frame per interval but the
+   * loop is held ~2 ms at a time instead of the whole pass, and a client's wait does not include
+   * the writes to everyone before it.
+   */
+  private startPass(): void {
     this.flushTimer = this.flushSoon = undefined;
-    this.lastFlushAt = performance.now();
-    let waiting = false;
-    let writes = 0;
-    // clients holding the same events (same filter, same first and last entry, same count) get one
-    // frame, built once: a queue is always a run of consecutive matches, so these fix its content
-    const frames = new Map<string, SharedFrames>();
-    for (const c of this.clients) {
+    if (this.closed) return;
+    const now = performance.now();
+    this.lastFlushAt = now;
+    const clients = [...this.clients];
+    const slices = passSlices(clients.length, this.intervalMs);
+    this.pass = { clients, startedAt: now, slices, sliceMs: this.intervalMs / slices, next: 0, writes: 0, waiting: false, frames: new Map() };
+    this.queuedDuringPass = false;
+    this.flushSlice();
+  }
+
+  /** Writes the pass's next slice; schedules the one after, or ends the pass. */
+  private flushSlice(): void {
+    this.flushTimer = undefined;
+    const p = this.pass;
+    if (!p) return;
+    const n = p.clients.length;
+    const end = Math.floor(((p.next + 1) * n) / p.slices);
+    for (let i = Math.floor((p.next * n) / p.slices); i < end; i++) {
+      const c = p.clients[i];
+      if (!this.clients.has(c)) continue; // gone since the pass started
       if (c.queue.length === 0 && c.dropped === 0) continue;
       if (c.buffered() > this.config.maxBufferedBytes) {
-        waiting = true;
+        p.waiting = true;
         continue;
       }
+      // clients holding the same events (same filter, same first and last entry, same count) get one
+      // frame, built once: a queue is always a run of consecutive matches, so these fix its content
       const q = c.queue;
       let shared: SharedFrames | undefined;
       if (q.length > 0 && c.filterKey !== undefined) {
         const key = `${q[0].seq} ${q[q.length - 1].seq} ${q.length} ${c.filterKey}`;
-        shared = frames.get(key);
-        if (shared === undefined) frames.set(key, (shared = new SharedFrames()));
+        shared = p.frames.get(key);
+        if (shared === undefined) p.frames.set(key, (shared = new SharedFrames()));
       }
       this.send(c, shared);
-      writes++;
+      p.writes++;
     }
-    this.intervalMs = batchInterval(this.config, writes);
-    if (waiting) this.schedule();
+    p.next++;
+    if (p.next < p.slices) {
+      const wait = p.startedAt + p.next * p.sliceMs - performance.now();
+      this.flushTimer = setTimeout(() => this.flushSlice(), Math.max(0, Math.ceil(wait)));
+      return;
+    }
+    this.pass = undefined;
+    this.intervalMs = batchInterval(this.config, p.writes);
+    if (p.waiting || this.queuedDuringPass) this.schedule();
+  }
+
+  /**
+   * Writes every client's queue now (the rest of a pass in progress, or a whole pass): one frame per
+   * client, as a pass does, without spreading the slices.
+   */
+  flush(): void {
+    clearTimeout(this.flushTimer);
+    clearImmediate(this.flushSoon);
+    this.flushTimer = this.flushSoon = undefined;
+    if (!this.pass) this.startPass();
+    while (this.pass) {
+      clearTimeout(this.flushTimer); // the timer of the pass's next slice: it runs now
+      this.flushSlice();
+    }
   }
 
   /** Hands the client its queue (after a dropped notice when it missed some) in one write. */
@@ -424,16 +505,32 @@ export class TailSink implements Sink {
     };
   }
 
-  /** The snapshot as a frame text, for a client that just subscribed or for the periodic push. */
-  async snapshotFrame(): Promise<string> {
-    return JSON.stringify({ type: 'snapshot', data: await this.snapshot() });
+  /**
+   * The snapshot as JSON for a client that just connected: one computed within SNAPSHOT_REUSE_MS is
+   * reused, so a thousand clients reconnecting at once (a restart, a proxy failover) cost one
+   * snapshot, not a thousand window percentiles.
+   */
+  snapshotJson(): Promise<string> {
+    const now = performance.now();
+    if (this.lastSnapshot && now - this.lastSnapshot.at < SNAPSHOT_REUSE_MS) return this.lastSnapshot.json;
+    return this.newSnapshotJson(now);
+  }
+
+  private newSnapshotJson(now: number): Promise<string> {
+    const json = this.snapshot().then((s) => JSON.stringify(s));
+    const memo = { at: now, json };
+    this.lastSnapshot = memo;
+    json.catch(() => {
+      if (this.lastSnapshot === memo) this.lastSnapshot = undefined;
+    });
+    return json;
   }
 
   private async pushSnapshot(): Promise<void> {
     if (this.snapshotting) return; // a slow active-runs store never stacks snapshots
     this.snapshotting = true;
     try {
-      const data = JSON.stringify(await this.snapshot());
+      const data = await this.newSnapshotJson(performance.now());
       for (const c of this.clients) {
         // a snapshot is replaced by the next one: a slow client skips it rather than queueing it
         if (c.buffered() <= this.config.maxBufferedBytes) c.sendSnapshot(data);
@@ -466,6 +563,7 @@ export class TailSink implements Sink {
     clearTimeout(this.flushTimer);
     clearImmediate(this.flushSoon);
     this.flushTimer = this.flushSoon = undefined;
+    this.pass = undefined;
     const open = [...this.clients];
     for (const c of open) {
       try {
