@@ -315,7 +315,7 @@ export const configSchema = z
           .min(1)
           .default(25_000)
           .describe(
-            'socket writes per second the live tail stays near with many clients: after a flush that wrote to N clients the next waits N x 1000 / maxWritesPerSecond ms, at least batchIntervalMs and at most maxBatchIntervalMs (with the defaults, 20 ms up to 500 clients, 40 ms at 1,000)',
+            'socket writes per second the live tail stays near with many clients: after a flush that wrote to N clients the next waits N x 1000 / maxWritesPerSecond ms, at least batchIntervalMs and at most maxBatchIntervalMs (with the defaults, 20 ms up to 500 clients, 40 ms at 1,000); past 100 clients an interval\'s writes go out in slices of about 100 spread over it',
           ),
         maxBatchIntervalMs: z.number().int().min(1).max(1000).default(50).describe('the longest the batch interval grows to with many clients (see maxWritesPerSecond); below batchIntervalMs it has no effect'),
         snapshotIntervalMs: z.number().int().min(100).default(2000).describe('how often clients get the metrics snapshot'),
