@@ -60,7 +60,8 @@ export class MetricsSink implements Sink {
   private readonly tasks: Children<Inc>;
   private readonly taskDur: Children<Obs>;
   private readonly lag: Children<Obs>;
-  private readonly lastSeen = new Map<string, number>();
+  /** per guarded agent: the latest event time and its gauge child (labels() would build one per call) */
+  private readonly lastSeen = new Map<string, { ts: number; gauge: { set(v: number): void } }>();
 
   constructor(
     private readonly m: Metrics,
@@ -92,10 +93,11 @@ export class MetricsSink implements Sink {
         // guarded value so a flood of agent names cannot grow this map past the label cap
         const agent = g.value('agent', e.agent);
         const ts = timesMs[i] / 1000;
-        const cur = this.lastSeen.get(agent);
-        if (cur === undefined || ts > cur) {
-          this.lastSeen.set(agent, ts);
-          this.m.agentLastSeen.labels(agent).set(ts);
+        let seen = this.lastSeen.get(agent);
+        if (seen === undefined) this.lastSeen.set(agent, (seen = { ts: -Infinity, gauge: this.m.agentLastSeen.labels(agent) }));
+        if (ts > seen.ts) {
+          seen.ts = ts;
+          seen.gauge.set(ts);
         }
       }
 
