@@ -4,34 +4,12 @@ import { z } from 'zod';
 import { generateParser } from './codegen.js';
 import { compileValidator, validateCanonical } from './compiled.js';
 import { canonicalEventSchema, LIFECYCLE_TYPES, MAX_ID, MAX_NAME, PRIORITIES } from './schema.js';
-
-/** Keys in order, recursively: the compiled output must be built in the same order as zod's. */
-function keyOrder(v: unknown): unknown {
-  if (v === null || typeof v !== 'object') return typeof v;
-  if (Array.isArray(v)) return v.map(keyOrder);
-  return Object.keys(v).map((k) => [k, keyOrder((v as Record<string, unknown>)[k])]);
-}
+import { expectZodAgreement } from '../../test/helpers/zod-agreement.js';
 
 const generated = generateParser(canonicalEventSchema);
 
-/** The compiled validator and zod's safeParse agree: same verdict, same output, same issues. */
-function agree(input: unknown): boolean {
-  const fast = validateCanonical(input);
-  const zod = canonicalEventSchema.safeParse(input);
-  // the generated code alone gives the same verdict: a false rejection would otherwise hide behind
-  // the fallback to zod's runtime (right answer, twice the work)
-  expect(generated(input) !== z.INVALID).toBe(zod.success);
-  expect(fast.success).toBe(zod.success);
-  if (zod.success) {
-    expect(fast.data).toStrictEqual(zod.data);
-    expect(keyOrder(fast.data)).toEqual(keyOrder(zod.data));
-    expect(fast.data).not.toBe(input); // a fresh object, like zod's: callers may mutate it
-  } else {
-    expect(fast.error!.issues).toStrictEqual(zod.error.issues);
-    expect(fast.error!.message).toBe(zod.error.message);
-  }
-  return zod.success;
-}
+/** The compiled validator, the generated code alone and zod's safeParse agree. */
+const agree = (input: unknown) => expectZodAgreement(canonicalEventSchema, generated, validateCanonical, input);
 
 const len = (min: number, max: number) =>
   fc.oneof(
