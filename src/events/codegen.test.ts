@@ -92,6 +92,14 @@ describe('straight-line parser generator', () => {
     }
   });
 
+  it('a required key whose check would pass undefined must be present, as in zod', () => {
+    for (const s of [z.object({ a: z.union([z.string(), z.unknown()]) }), z.object({ a: z.union([z.number(), z.string().optional()]).optional() }), z.object({ a: z.union([z.string(), z.enum(['x'])]) })]) {
+      const p = generateParser(s);
+      const v = z.withParser(s, p as (input: unknown) => z.output<typeof s>);
+      for (const input of [{}, { a: undefined }, { a: 1 }, { a: 'x' }, JSON.parse('{"__proto__":{"a":"x"}}')]) expectZodAgreement(s, p, (i) => v.safeParse(i), input);
+    }
+  });
+
   it('refuses what it cannot model, and the validator then uses zod\'s compiler', () => {
     for (const s of [
       z.object({ a: z.string().email() }),

@@ -38,6 +38,24 @@ function newVar(ctx: Ctx): string {
   return `v${ctx.vars++}`;
 }
 
+/** whether the emitted check of `schema` lets undefined through (an accepted node kind) */
+function passesUndefined(schema: unknown): boolean {
+  const zi = internals(schema);
+  switch (zi.def.type) {
+    case 'string':
+    case 'number':
+    case 'object':
+    case 'record':
+      return false;
+    case 'enum':
+      return zi.values?.has(undefined) ?? true;
+    case 'union':
+      return (zi.def.options as unknown[]).some(passesUndefined);
+    default:
+      return true; // unknown, optional, default
+  }
+}
+
 /**
  * Emits the checks of `schema` on the value in variable `v`; on failure runs `fail` (a return or a
  * break). Returns the expression of the output value.
@@ -167,7 +185,10 @@ function emit(ctx: Ctx, schema: unknown, v: string, fail: string): string {
         if (prop.optin === 'optional' && prop.optout === 'optional') when = 'if-present';
         else if (prop.optin === 'defaulted' && prop.optout === undefined) when = 'always';
         else if (prop.optin === undefined && prop.optout === undefined && ['string', 'number', 'object', 'union', 'enum', 'record'].includes(prop.def.type)) {
-          when = 'always'; // rejects undefined itself, so an absent key fails its check
+          when = 'always';
+          // reading an absent key gives undefined: a check that would pass it needs the key present,
+          // which is what zod's runtime asks of a required key
+          if (passesUndefined(shape[key])) w(`if (!(${kx} in ${v})) ${fail}`);
         } else throw new CodegenUnsupported(`property ${key}: optin ${prop.optin}, optout ${prop.optout}, ${prop.def.type}`);
         outs.push([kx, emit(ctx, shape[key], pv, fail), when]);
       }
