@@ -50,6 +50,16 @@ function batch(ids: string[], workflowType: (i: number) => string) {
   return { source: 'test', events, timesMs: events.map(() => 0), durations: events.map(() => NaN), receivedAtMs: 0 };
 }
 
+/** `n` recording clients added to the tail, each subscribed to every event */
+function unfiltered(tail: TailSink, n: number): RecordingClient[] {
+  const clients = Array.from({ length: n }, () => new RecordingClient());
+  for (const c of clients) {
+    tail.add(c);
+    tail.subscribe(c, parseFilter({}), 0);
+  }
+  return clients;
+}
+
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `e${from + i}`);
 const byParity = (offset: number) => (i: number) => ((i + offset) % 2 === 0 ? 'even' : 'odd');
 
@@ -196,11 +206,7 @@ describe('a pass over many clients, in slices', () => {
   test('every client gets one frame per pass, slice after slice across the interval; events queued mid-pass are not lost and a client gone mid-pass is skipped', async () => {
     // 250 clients, 30 ms apart: 3 slices, 10 ms apart
     const tail = sink({ batchIntervalMs: 30, maxBatchIntervalMs: 30 });
-    const clients = Array.from({ length: 250 }, () => new RecordingClient());
-    for (const c of clients) {
-      tail.add(c);
-      tail.subscribe(c, parseFilter({}), 0);
-    }
+    const clients = unfiltered(tail, 250);
     const t0 = performance.now();
     tail.take(batch(range(1, 5), byParity(0)));
     await new Promise((r) => setImmediate(r));
@@ -229,11 +235,7 @@ describe('a pass over many clients, in slices', () => {
 
   test('flush() writes the whole pass at once, also one already under way', async () => {
     const tail = sink({ batchIntervalMs: 40, maxBatchIntervalMs: 40 });
-    const clients = Array.from({ length: 300 }, () => new RecordingClient());
-    for (const c of clients) {
-      tail.add(c);
-      tail.subscribe(c, parseFilter({}), 0);
-    }
+    const clients = unfiltered(tail, 300);
     tail.take(batch(range(1, 3), byParity(0)));
     await new Promise((r) => setImmediate(r));
     expect(clients.filter((c) => c.frames.length === 1).length).toBe(100); // slice 1 of 3

@@ -59,7 +59,6 @@ export function passSlices(clients: number, intervalMs: number): number {
 /** A flush pass in progress: the clients it started with, written slice by slice. */
 interface Pass {
   clients: TailClient[];
-  startedAt: number;
   slices: number;
   sliceMs: number;
   next: number;
@@ -407,11 +406,10 @@ export class TailSink implements Sink {
   private startPass(): void {
     this.flushTimer = this.flushSoon = undefined;
     if (this.closed) return;
-    const now = performance.now();
-    this.lastFlushAt = now;
+    this.lastFlushAt = performance.now();
     const clients = [...this.clients];
     const slices = passSlices(clients.length, this.intervalMs);
-    this.pass = { clients, startedAt: now, slices, sliceMs: this.intervalMs / slices, next: 0, writes: 0, waiting: false, frames: new Map() };
+    this.pass = { clients, slices, sliceMs: this.intervalMs / slices, next: 0, writes: 0, waiting: false, frames: new Map() };
     this.queuedDuringPass = false;
     this.flushSlice();
   }
@@ -445,7 +443,7 @@ export class TailSink implements Sink {
     }
     p.next++;
     if (p.next < p.slices) {
-      const wait = p.startedAt + p.next * p.sliceMs - performance.now();
+      const wait = this.lastFlushAt + p.next * p.sliceMs - performance.now(); // lastFlushAt: when this pass started
       this.flushTimer = setTimeout(() => this.flushSlice(), Math.max(0, Math.ceil(wait)));
       return;
     }
