@@ -33,13 +33,20 @@ async function httpOk(url: string): Promise<boolean> {
 }
 
 /** The real exporter: node dist/cli.js serve --config <file>, ready when /readyz answers 200. */
-export async function startExporter(id: string, config: Record<string, unknown>, dir: string, port: number, nodeArgs: string[] = []): Promise<Server> {
+export async function startExporter(
+  id: string,
+  config: Record<string, unknown>,
+  dir: string,
+  port: number,
+  nodeArgs: string[] = [],
+  dist = process.env.BENCH_DIST,
+): Promise<Server> {
   const file = join(dir, `${id}.config.json`); // JSON is YAML: the loader reads it as is
   writeFileSync(file, JSON.stringify({ ...config, server: { host: '127.0.0.1', port, ...(config.server as object) } }, null, 2));
   const log: string[] = [];
   const t0 = performance.now();
   // BENCH_DIST points at another build (a copy of dist/ from before a change) to measure it the same way
-  const cli = join(process.env.BENCH_DIST ?? join(ROOT, 'dist'), 'cli.js');
+  const cli = join(dist ?? join(ROOT, 'dist'), 'cli.js');
   const proc = start(process.execPath, [...nodeArgs, '--import', PROBE, cli, 'serve', '--config', file], { name: id, cwd: ROOT, logTo: log });
   const url = `http://127.0.0.1:${port}`;
   let exited = false;

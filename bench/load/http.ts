@@ -1,6 +1,7 @@
 // HTTP load generator (its own process): POSTs NDJSON bodies of N events over keep-alive connections,
 // either as fast as the server answers (closed loop, `concurrency` requests in flight) or at a fixed
 // event rate; tells the harness over IPC when its measured window starts and ends.
+import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { requestText, type TextResponse } from '../lib/http.js';
 import { ndjsonTemplate } from '../lib/events.js';
@@ -32,6 +33,10 @@ export interface HttpLoadResult {
   eventsPerSec: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
+  /** this generator's own CPU over the measured window, % of one core */
+  generatorCpuPct: number;
+  /** the whole machine's idle CPU over the measured window, in cores (Linux /proc/stat; NaN elsewhere) */
+  idleCores: number;
   firstError?: string;
 }
 
@@ -113,6 +118,17 @@ async function openLoop(rate: number): Promise<void> {
   await Promise.all(inflight);
 }
 
+/** Idle plus iowait jiffies summed over all cores (the aggregate `cpu` line of /proc/stat). */
+function idleJiffies(): number {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+    return f[4] + f[5];
+  } catch {
+    return NaN;
+  }
+}
+const JIFFIES_PER_S = 100; // USER_HZ on Linux
+
 async function main(): Promise<void> {
   const run = opts.rate ? () => openLoop(opts.rate!) : closedLoop;
   stopAt = performance.now() + opts.warmupS * 1000;
@@ -122,9 +138,13 @@ async function main(): Promise<void> {
   errors = 0;
   firstError = undefined;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const idle0 = idleJiffies();
   stopAt = t0 + opts.measureS * 1000;
   await run();
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const idleCores = (idleJiffies() - idle0) / JIFFIES_PER_S / seconds;
   measuring = false;
   process.send?.({ phase: 'measure-end' });
   const sorted = sortNumbers(latencies);
@@ -137,6 +157,8 @@ async function main(): Promise<void> {
     eventsPerSec: events / seconds,
     latencyP50Ms: percentile(sorted, 50),
     latencyP99Ms: percentile(sorted, 99),
+    generatorCpuPct: (cpu.user + cpu.system) / 1e4 / seconds,
+    idleCores,
     firstError,
   };
   process.send?.({ result }, () => process.exit(0));

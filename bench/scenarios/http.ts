@@ -30,6 +30,9 @@ export function subjectFrom(id: string, label: string, runs: LoadRun[]): Subject
     extra: {
       'server CPU %': statJson(runs.map((r) => (100 * r.window.cpuS) / r.window.wallS)),
       'heap used MiB at end': statJson(runs.map((r) => r.window.reading.heapUsedMiB)),
+      // what a second thread in the server could use: the load generator's share and what stays idle
+      'load generator CPU %': statJson(runs.map((r) => r.load.generatorCpuPct)),
+      'machine idle, cores': statJson(runs.map((r) => r.load.idleCores)),
     },
   };
 }
@@ -42,6 +45,10 @@ export async function httpIngest(ctx: Ctx): Promise<ScenarioOutput> {
     // the same exporter with a larger young generation: fewer scavenges promote fewer short-lived
     // events (a deployment flag, NODE_OPTIONS=--max-semi-space-size=32, not a code change)
     servers.push(await startExporter('http-exporter-semi32', httpExporterConfig(), ctx.dir, await freePort(), [...SEMI_SPACE, ...ctx.exporterNodeArgs]));
+    // BENCH_BASELINE=<copy of an earlier dist/>: that build runs as one more subject, in the same rotation,
+    // so a change is measured side by side with what it changed rather than in a pass of its own
+    const baseline = process.env.BENCH_BASELINE;
+    if (baseline) servers.push(await startExporter('http-exporter-baseline', httpExporterConfig(), ctx.dir, await freePort(), ctx.exporterNodeArgs, baseline));
     servers.push(await startRef('http-reference', 'http.js', ['reference']));
     servers.push(await startRef('http-floor', 'http.js', ['floor']));
     const results = new Map<string, LoadRun[]>(servers.map((s) => [s.id, []]));
@@ -65,6 +72,7 @@ export async function httpIngest(ctx: Ctx): Promise<ScenarioOutput> {
     const ex32 = results.get('http-exporter-semi32')!;
     const ref = results.get('http-reference')!;
     const floor = results.get('http-floor')!;
+    const base = results.get('http-exporter-baseline');
     const eps = (rs: LoadRun[]) => rs.map((r) => r.load.eventsPerSec);
     const epc = (rs: LoadRun[]) => rs.map((r) => r.load.events / r.window.cpuS);
     const vsRef = ratios(eps(ex), eps(ref));
@@ -82,6 +90,7 @@ export async function httpIngest(ctx: Ctx): Promise<ScenarioOutput> {
         subjects: [
           subjectFrom('exporter', 'exporter (full pipeline)', ex),
           subjectFrom('exporter-semi32', 'exporter, node --max-semi-space-size=32', ex32),
+          ...(base ? [subjectFrom('exporter-baseline', `exporter, baseline build (${baseline})`, base)] : []),
           subjectFrom('reference', 'reference: fastify + JSON.parse + zod + prom-client', ref),
           subjectFrom('floor', 'floor: fastify + JSON.parse', floor),
         ],
@@ -92,6 +101,12 @@ export async function httpIngest(ctx: Ctx): Promise<ScenarioOutput> {
           { name: 'exporter (semi-space 32 MiB) / reference', metric: 'events/s', of: 'exporter-semi32', to: 'reference', value: statJson(ratios(eps(ex32), eps(ref)).values) },
           { name: 'exporter (semi-space 32 MiB) / reference', metric: 'events/CPU-s', of: 'exporter-semi32', to: 'reference', value: statJson(ratios(epc(ex32), epc(ref)).values) },
           { name: 'reference / floor', metric: 'events/s', of: 'reference', to: 'floor', value: statJson(ratios(eps(ref), eps(floor)).values) },
+          ...(base
+            ? [
+                { name: 'exporter / baseline build', metric: 'events/s', of: 'exporter', to: 'exporter-baseline', value: statJson(ratios(eps(ex), eps(base)).values) },
+                { name: 'exporter / baseline build', metric: 'events/CPU-s', of: 'exporter', to: 'exporter-baseline', value: statJson(ratios(epc(ex), epc(base)).values) },
+              ]
+            : []),
         ],
         notes: [`exporter cold start to /readyz 200: ${Math.round(exporter.startMs)} ms`],
       },

@@ -49,3 +49,35 @@ describe('dead letters under redaction', () => {
     expect(l.raw).toBe(JSON.stringify({ attributes: { pad: 'x'.repeat(400), api_key: '[REDACTED]' } }).slice(0, 64));
   });
 });
+
+describe('dead letters of string messages', () => {
+  it('keep a copy, not a slice that holds the whole request body alive', async () => {
+    const { setFlagsFromString } = await import('node:v8');
+    const { runInNewContext } = await import('node:vm');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { splitNdjson } = await import('../../sources/http/http.js');
+    const dl = new DeadLetters(64, 4096);
+    gc();
+    // large strings live outside the heap (external), smaller ones in it: count both
+    const used = () => process.memoryUsage().heapUsed + process.memoryUsage().external;
+    const before = used();
+    // 32 ASCII bodies of 512 KiB, each with one bad line that the ring keeps
+    for (let i = 0; i < 32; i++) {
+      const body = Buffer.from(`{"an unclosed object, long enough to be a view":${i}\n{"pad":"${'x'.repeat(1 << 19)}"}\n`);
+      const [bad] = splitNdjson(body);
+      expect(typeof bad.data).toBe('string'); // the ASCII path hands out slices of one string
+      await dl.record([dl.make('http', 'invalid_json', 'bad', bad.data)]);
+    }
+    gc();
+    const grownMiB = (used() - before) / 2 ** 20;
+    // views would keep all 32 bodies (16 MiB); copies keep a few bytes each
+    expect(grownMiB).toBeLessThan(4);
+    expect(dl.list(1)[0].raw).toBe('{"an unclosed object, long enough to be a view":31');
+  });
+
+  it('keep every code unit of the message, a lone surrogate too', () => {
+    const dl = new DeadLetters(4, 4096);
+    expect(dl.make('redis', 'invalid_json', 'bad', '{"a":"\ud800é"').raw).toBe('{"a":"\ud800é"');
+  });
+});

@@ -64,6 +64,11 @@ export class DeadLetters {
     let redaction: DeadLetter['redaction'];
     if (this.redact) ({ text, redaction } = this.redacted(raw, text));
     const truncated = text.length > this.maxRawBytes;
+    let kept = truncated ? text.slice(0, this.maxRawBytes) : text;
+    // a string message can be a slice of a whole request body (sources/http), and so can a slice of it:
+    // the ring keeps a copy, never a view that would hold every such body alive as long as the letter.
+    // JSON.parse builds new strings and the round trip keeps every code unit, a lone surrogate too
+    if (typeof raw === 'string') kept = JSON.parse(JSON.stringify(kept)) as string;
     return {
       at: new Date().toISOString(),
       source,
@@ -71,7 +76,7 @@ export class DeadLetters {
       error,
       subject,
       transportId,
-      raw: truncated ? text.slice(0, this.maxRawBytes) : text,
+      raw: kept,
       truncated,
       ...(redaction && { redaction }),
     };

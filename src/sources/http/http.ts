@@ -1,4 +1,5 @@
 // The http source: POST /api/events with one event, a JSON array, or NDJSON; size-limited.
+import { isAscii } from 'node:buffer';
 import type { FastifyInstance, FastifyPluginAsync, onRequestHookHandler } from 'fastify';
 import type { BatchHandler, BatchResult, RawMessage, Source, SourceStatus } from '../../pipeline/types.js';
 import type { Metrics } from '../../sinks/metrics/registry.js';
@@ -29,16 +30,32 @@ export class HttpSource implements Source {
   }
 }
 
+/**
+ * The messages of a body are slices of it. An all-ASCII body (nearly every producer's) is turned into
+ * one string and each message is a slice of that: two native calls per body instead of a UTF-8 check
+ * and a conversion per message (~300 ns an event, ~15% of splitting and parsing). In ASCII a character
+ * is a byte, so the size limit still counts bytes. Any other body gives byte slices, each checked for
+ * UTF-8 on its own, so one bad line is one rejection.
+ */
+function slicer(body: Buffer): (start: number, end: number) => string | Buffer {
+  if (isAscii(body)) {
+    const text = body.toString('latin1');
+    return (start, end) => text.slice(start, end);
+  }
+  return (start, end) => body.subarray(start, end);
+}
+
 /** Splits NDJSON by hand on the raw bytes: cheaper than a JSON-array parse, and keeps bad UTF-8 detectable per line. */
 export function splitNdjson(body: Buffer): RawMessage[] {
   const out: RawMessage[] = [];
+  const slice = slicer(body);
   let start = 0;
   while (start < body.length) {
     let end = body.indexOf(NEWLINE, start);
     if (end < 0) end = body.length;
     let stop = end;
     if (stop > start && body[stop - 1] === 0x0d) stop--; // CRLF
-    if (stop > start) out.push({ data: body.subarray(start, stop) });
+    if (stop > start) out.push({ data: slice(start, stop) });
     start = end + 1;
   }
   return out;
@@ -58,6 +75,7 @@ export function splitJson(body: Buffer): RawMessage[] {
   while (isSpace(body[i])) i++;
   if (body[i] !== 0x5b /* [ */) return [{ data: body }];
   const out: RawMessage[] = [];
+  const slice = slicer(body);
   let depth = 0;
   let inString = false;
   let start = -1; // first byte of the current element, -1 before it starts
@@ -66,7 +84,7 @@ export function splitJson(body: Buffer): RawMessage[] {
     let e = stop;
     while (e > start && isSpace(body[e - 1])) e--;
     if (start < 0 || e === start) return false; // an empty element: [1,,2] or [1,]
-    out.push({ data: body.subarray(start, e) });
+    out.push({ data: slice(start, e) });
     start = -1;
     return true;
   };
