@@ -6,6 +6,7 @@ import { uniqueName } from './helpers/brokers.js';
 import { useBuses } from './helpers/buses.js';
 import { startApp, waitFor, type TestApp } from './helpers/app.js';
 import { value } from './helpers/metrics.js';
+import { SLICE_MS } from '../src/sources/nats-jetstream/nats-jetstream.js';
 
 const b = useBuses();
 
@@ -102,6 +103,49 @@ describe('nats-jetstream source', () => {
       expect(value(await t.scrape(), 'workflow_exporter_events_received_total')).toBe(set.events.length);
     } finally {
       await t.close();
+    }
+  });
+
+  it('gives the event loop a turn between batches once a slice of processing is used up', async () => {
+    const stream = uniqueName('WFX_T');
+    const prefix = uniqueName('wfx.t').replace(/_/g, '-');
+    b.streams.push(stream);
+    // the backlog is on the server before the consumer exists: it arrives as fast as the server sends it
+    await b.jsm.streams.add({ name: stream, subjects: [`${prefix}.>`] });
+    const set = knownRuns(prefix, 40);
+    await publish(`${prefix}.e`, set.events);
+    // a macrotask that counts turns of the event loop while the backlog is consumed
+    let turn = 0;
+    let spinning = true;
+    const spin = () => {
+      turn++;
+      if (spinning && turn < 1_000_000) setImmediate(spin);
+    };
+    spin();
+    const turns: number[] = [];
+    // a sink that uses up a whole slice per batch: each batch must then start on a turn of its own
+    const slowSink = {
+      name: 'turns',
+      write: () => {
+        turns.push(turn);
+        const until = performance.now() + SLICE_MS + 2;
+        while (performance.now() < until);
+      },
+    };
+    let t: TestApp | undefined;
+    try {
+      t = await startApp(
+        { http: false, sources: [{ kind: 'nats-jetstream', servers: [b.nurl], streams: [{ stream, subjects: [`${prefix}.>`], durable: 'wfx-turns' }], create: true, batch: 16 }] },
+        { beforeStart: (app) => app.pipeline.addSink(slowSink) },
+      );
+      await waitFor('all counted', async () => value(await t!.scrape(), 'workflow_events_total') === set.events.length);
+      expect(turns.length).toBeGreaterThanOrEqual(set.events.length / 16);
+      // batches chained as promises used to run back to back in one microtask drain, holding the loop
+      const sameTurn = turns.filter((x, i) => i > 0 && x === turns[i - 1]).length;
+      expect(sameTurn).toBe(0);
+    } finally {
+      spinning = false;
+      await t?.close();
     }
   });
 

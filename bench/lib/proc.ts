@@ -50,6 +50,16 @@ export function cpuSeconds(pid: number): number {
   return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
 }
 
+/** Idle (and I/O wait) CPU-seconds of the whole machine so far, all cores summed; NaN off Linux. */
+export function machineIdleSeconds(): number {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').slice(0, 200).split('\n')[0].trim().split(/\s+/);
+    return (Number(f[4]) + Number(f[5])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Resident set size in MiB (VmRSS), or the peak so far (VmHWM). */
 export function rssMiB(pid: number, peak = false): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -1,10 +1,10 @@
 // HTTP load generator (its own process): POSTs NDJSON bodies of N events over keep-alive connections,
 // either as fast as the server answers (closed loop, `concurrency` requests in flight) or at a fixed
 // event rate; tells the harness over IPC when its measured window starts and ends.
-import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { requestText, type TextResponse } from '../lib/http.js';
 import { ndjsonTemplate } from '../lib/events.js';
+import { machineIdleSeconds } from '../lib/proc.js';
 import { percentile, sortNumbers } from '../lib/stats.js';
 
 export interface HttpLoadOptions {
@@ -118,17 +118,6 @@ async function openLoop(rate: number): Promise<void> {
   await Promise.all(inflight);
 }
 
-/** Idle plus iowait jiffies summed over all cores (the aggregate `cpu` line of /proc/stat). */
-function idleJiffies(): number {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
-    return f[4] + f[5];
-  } catch {
-    return NaN;
-  }
-}
-const JIFFIES_PER_S = 100; // USER_HZ on Linux
-
 async function main(): Promise<void> {
   const run = opts.rate ? () => openLoop(opts.rate!) : closedLoop;
   stopAt = performance.now() + opts.warmupS * 1000;
@@ -139,12 +128,12 @@ async function main(): Promise<void> {
   firstError = undefined;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
-  const idle0 = idleJiffies();
+  const idle0 = machineIdleSeconds();
   stopAt = t0 + opts.measureS * 1000;
   await run();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const idleCores = (idleJiffies() - idle0) / JIFFIES_PER_S / seconds;
+  const idleCores = (machineIdleSeconds() - idle0) / seconds;
   measuring = false;
   process.send?.({ phase: 'measure-end' });
   const sorted = sortNumbers(latencies);

@@ -10,7 +10,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import type { Broker } from '../lib/brokers.js';
 import type { Ctx, ScenarioOutput } from '../lib/context.js';
-import { cpuSeconds, freePort, nextMessage, rssSampler, sleep, start } from '../lib/proc.js';
+import { cpuSeconds, freePort, machineIdleSeconds, nextMessage, rssSampler, sleep, start } from '../lib/proc.js';
 import { judge, type SubjectResult, type TargetResult } from '../lib/results.js';
 import { ratios, stat, statJson } from '../lib/stats.js';
 import { BUILD, probe, startExporter, startRef, stopServer, type Server } from '../lib/subjects.js';
@@ -35,6 +35,8 @@ export async function progress(server: Server, kind: 'exporter' | 'reference' | 
 
 interface Bus {
   name: string;
+  /** the private broker's process, whose CPU is reported beside the consumer's */
+  brokerPid: number;
   exporterConfig(consumer: string, variant: string): Record<string, unknown>;
   startRef(mode: 'reference' | 'floor', consumer: string): Promise<Server>;
   dropConsumer(consumer: string): Promise<void>;
@@ -48,6 +50,8 @@ interface Drain {
   lagP99Ms: number;
   lagMaxMs: number;
   startMs: number;
+  brokerCpuPct: number;
+  idleCores: number;
 }
 
 async function preload(script: string, opts: Record<string, unknown>): Promise<number> {
@@ -79,15 +83,19 @@ async function drain(bus: Bus, server: Server, kind: 'exporter' | 'reference' | 
   const p0 = await waitFor(warm);
   void probe(server, 'reset');
   const cpu0 = cpuSeconds(server.pid);
+  const broker0 = cpuSeconds(bus.brokerPid);
+  const idle0 = machineIdleSeconds();
   const t0 = performance.now();
   const rss = rssSampler(server.pid);
   const p1 = await waitFor(total);
   const wall = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(server.pid) - cpu0;
+  const brokerCpuPct = (100 * (cpuSeconds(bus.brokerPid) - broker0)) / wall;
+  const idleCores = (machineIdleSeconds() - idle0) / wall;
   const rssMiB = rss.stop();
   const reading = (await probe(server, 'read'))!;
   const n = p1 - p0;
-  return { eventsPerSec: n / wall, eventsPerCpuSec: n / cpu, rssMiB, lagP99Ms: reading.lagP99Ms, lagMaxMs: reading.lagMaxMs, startMs: server.startMs };
+  return { eventsPerSec: n / wall, eventsPerCpuSec: n / cpu, rssMiB, lagP99Ms: reading.lagP99Ms, lagMaxMs: reading.lagMaxMs, startMs: server.startMs, brokerCpuPct, idleCores };
 }
 
 function subject(id: string, label: string, d: Drain[]): SubjectResult {
@@ -99,7 +107,12 @@ function subject(id: string, label: string, d: Drain[]): SubjectResult {
     rssMiB: statJson(d.map((x) => x.rssMiB)),
     lagP99Ms: statJson(d.map((x) => x.lagP99Ms)),
     lagMaxMs: statJson(d.map((x) => x.lagMaxMs)),
-    extra: { 'start ms': statJson(d.map((x) => x.startMs)) },
+    extra: {
+      'start ms': statJson(d.map((x) => x.startMs)),
+      // what the consumer's work costs the broker (acks), and what is left for a second thread
+      'broker CPU %': statJson(d.map((x) => x.brokerCpuPct)),
+      'machine idle, cores': statJson(d.map((x) => x.idleCores)),
+    },
   };
 }
 
@@ -112,7 +125,11 @@ interface BusPlan {
 }
 
 async function runBus(ctx: Ctx, bus: Bus, plan: BusPlan, warm: number, total: number): Promise<ScenarioOutput> {
-  const subjects = [...plan.exporterVariants.map((v) => ({ ...v, kind: 'exporter' as const })), { id: 'reference', label: '', kind: 'reference' as const }, { id: 'floor', label: '', kind: 'floor' as const }];
+  // BENCH_BASELINE=<copy of an earlier dist/>: that build, configured as the first variant, runs in the same rotation
+  const baseline = process.env.BENCH_BASELINE;
+  const first = plan.exporterVariants[0].id;
+  const variants = [...plan.exporterVariants, ...(baseline ? [{ id: 'exporter-baseline', label: `exporter, baseline build (${baseline})` }] : [])];
+  const subjects = [...variants.map((v) => ({ ...v, kind: 'exporter' as const })), { id: 'reference', label: '', kind: 'reference' as const }, { id: 'floor', label: '', kind: 'floor' as const }];
   const results = new Map<string, Drain[]>(subjects.map((s) => [s.id, []]));
   for (let run = 0; run < ctx.runs; run++) {
     for (let k = 0; k < subjects.length; k++) {
@@ -120,7 +137,9 @@ async function runBus(ctx: Ctx, bus: Bus, plan: BusPlan, warm: number, total: nu
       const consumer = `bench_${s.id}_${run}`;
       const server =
         s.kind === 'exporter'
-          ? await startExporter(`${bus.name}-${s.id}`, bus.exporterConfig(consumer, s.id), ctx.dir, await freePort(), ctx.exporterNodeArgs)
+          ? s.id === 'exporter-baseline'
+            ? await startExporter(`${bus.name}-${s.id}`, bus.exporterConfig(consumer, first), ctx.dir, await freePort(), ctx.exporterNodeArgs, baseline)
+            : await startExporter(`${bus.name}-${s.id}`, bus.exporterConfig(consumer, s.id), ctx.dir, await freePort(), ctx.exporterNodeArgs)
           : await bus.startRef(s.kind, consumer);
       try {
         const d = await drain(bus, server, s.kind, warm, total);
@@ -144,6 +163,14 @@ async function runBus(ctx: Ctx, bus: Bus, plan: BusPlan, warm: number, total: nu
       { name: `${v.id} / reference`, metric: 'events/CPU-s', of: v.id, to: 'reference', value: statJson(ratios(epc(ex), epc(ref)).values) },
     ];
   });
+  const base = results.get('exporter-baseline');
+  if (base) {
+    const ex = results.get(first)!;
+    ratioList.push(
+      { name: `${first} / baseline build`, metric: 'events/s', of: first, to: 'exporter-baseline', value: statJson(ratios(eps(ex), eps(base)).values) },
+      { name: `${first} / baseline build`, metric: 'events/CPU-s', of: first, to: 'exporter-baseline', value: statJson(ratios(epc(ex), epc(base)).values) },
+    );
+  }
   return {
     scenario: {
       id: plan.id,
@@ -185,6 +212,7 @@ export async function natsIngest(ctx: Ctx): Promise<ScenarioOutput> {
   const jsm: JetStreamManager = await jetstreamManager(nc);
   const bus: Bus = {
     name: 'nats',
+    brokerPid: broker.proc.pid!,
     async dropConsumer(consumer) {
       await jsm.consumers.delete(stream, consumer).catch(() => false);
     },
@@ -246,6 +274,7 @@ export async function redisIngest(ctx: Ctx): Promise<ScenarioOutput> {
   const redis = new Redis(broker.url);
   const bus: Bus = {
     name: 'redis',
+    brokerPid: broker.proc.pid!,
     async dropConsumer(group) {
       await redis.xgroup('DESTROY', key, group).catch(() => 0);
     },

@@ -10,9 +10,13 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startApp(config: Record<string, unknown>, opts: { listen?: boolean; now?: () => number } = {}): Promise<TestApp> {
+export async function startApp(
+  config: Record<string, unknown>,
+  opts: { listen?: boolean; now?: () => number; /** runs after createApp, before the sources start */ beforeStart?: (app: App) => void } = {},
+): Promise<TestApp> {
   const cfg = configFrom({ log: { level: 'silent' }, ...config, server: { host: '127.0.0.1', port: 0, ...(config.server as object) } });
   const app = createApp(cfg, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), now: opts.now });
+  opts.beforeStart?.(app);
   await app.start();
   let url = '';
   if (opts.listen !== false) url = await app.server.listen({ port: 0, host: '127.0.0.1' });
