@@ -128,7 +128,7 @@ async function runBus(ctx: Ctx, bus: Bus, plan: BusPlan, warm: number, total: nu
   // BENCH_BASELINE=<copy of an earlier dist/>: that build, configured as the first variant, runs in the same rotation
   const baseline = process.env.BENCH_BASELINE;
   const first = plan.exporterVariants[0].id;
-  const variants = [...plan.exporterVariants, ...(baseline ? [{ id: 'exporter-baseline', label: `exporter, baseline build (${baseline})` }] : [])];
+  const variants = [...plan.exporterVariants, ...(baseline ? [{ id: 'exporter-baseline', label: 'exporter, baseline build (BENCH_BASELINE)' }] : [])];
   const subjects = [...variants.map((v) => ({ ...v, kind: 'exporter' as const })), { id: 'reference', label: '', kind: 'reference' as const }, { id: 'floor', label: '', kind: 'floor' as const }];
   const results = new Map<string, Drain[]>(subjects.map((s) => [s.id, []]));
   for (let run = 0; run < ctx.runs; run++) {

@@ -90,7 +90,7 @@ export async function httpIngest(ctx: Ctx): Promise<ScenarioOutput> {
         subjects: [
           subjectFrom('exporter', 'exporter (full pipeline)', ex),
           subjectFrom('exporter-semi32', 'exporter, node --max-semi-space-size=32', ex32),
-          ...(base ? [subjectFrom('exporter-baseline', `exporter, baseline build (${baseline})`, base)] : []),
+          ...(base ? [subjectFrom('exporter-baseline', 'exporter, baseline build (BENCH_BASELINE)', base)] : []),
           subjectFrom('reference', 'reference: fastify + JSON.parse + zod + prom-client', ref),
           subjectFrom('floor', 'floor: fastify + JSON.parse', floor),
         ],
