@@ -6,7 +6,7 @@ import { uniqueName } from './helpers/brokers.js';
 import { useBuses } from './helpers/buses.js';
 import { startApp, waitFor, type TestApp } from './helpers/app.js';
 import { value } from './helpers/metrics.js';
-import { SLICE_MS } from '../src/sources/nats-jetstream/nats-jetstream.js';
+import { SLICE_MS } from '../src/util/sliced-batches.js';
 
 const b = useBuses();
 

@@ -19,6 +19,7 @@ import { MemoryLifecycleStore } from '../state/memory.js';
 import { loadNats, loadRedis } from '../../util/bus-clients.js';
 import { isStreamNotFound, positionKey, type StreamPositions } from './stream-history.js';
 import type { TailSink } from './tail.js';
+import { SlicedBatches } from '../../util/sliced-batches.js';
 
 type NatsConfig = Extract<SourceConfig, { kind: 'nats-jetstream' }>;
 type RedisConfig = Extract<SourceConfig, { kind: 'redis-streams' }>;
@@ -134,41 +135,6 @@ class Health {
   }
 }
 
-/** Gathers the messages that arrive in one turn of the event loop into one batch; batches go through one at a time. */
-class Batcher {
-  private buf: RawMessage[] = [];
-  private scheduled = false;
-  private chain: Promise<unknown> = Promise.resolve();
-
-  constructor(
-    private readonly max: number,
-    private readonly handler: BatchHandler,
-    private readonly onError: (err: unknown) => void,
-  ) {}
-
-  push(m: RawMessage): void {
-    this.buf.push(m);
-    if (this.buf.length >= this.max) this.flush();
-    else if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flush);
-    }
-  }
-
-  private readonly flush = (): void => {
-    this.scheduled = false;
-    if (this.buf.length === 0) return;
-    const batch = this.buf;
-    this.buf = [];
-    this.chain = this.chain.then(() => this.handler(batch)).catch(this.onError);
-  };
-
-  async drain(): Promise<void> {
-    this.flush();
-    await this.chain;
-  }
-}
-
 /** One connection per nats-jetstream source; one ordered consumer (no ack, no durable state on the server) per stream. */
 class NatsReader implements Reader {
   private nc?: NatsConnection;
@@ -221,7 +187,7 @@ class NatsStreamReader {
   private messages?: ConsumerMessages;
   private loop?: Promise<void>;
   private stopped = false;
-  private readonly batcher: Batcher;
+  private readonly batcher: SlicedBatches<RawMessage>;
 
   constructor(
     private readonly jsm: JetStreamManager,
@@ -234,7 +200,7 @@ class NatsStreamReader {
     handler: BatchHandler,
     private readonly health: Health,
   ) {
-    this.batcher = new Batcher(batch, handler, (err) => health.fail(err, 'a batch failed'));
+    this.batcher = new SlicedBatches(batch, handler, (err) => health.fail(err, 'a batch failed'));
   }
 
   /** Resolves after the first attempt to open the consumer, whatever its outcome (the loop retries). */

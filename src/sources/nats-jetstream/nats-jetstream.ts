@@ -9,12 +9,12 @@ import type { DeadLetter, DeadLetterOutput } from '../../sinks/dead-letters/dead
 import type { Metrics } from '../../sinks/metrics/registry.js';
 import { loadNats } from '../../util/bus-clients.js';
 import { natsConnectOptions } from './connect.js';
+import { SlicedBatches } from '../../util/sliced-batches.js';
 
 export type NatsSourceConfig = Extract<SourceConfig, { kind: 'nats-jetstream' }>;
 
 export const PENDING_POLL_MS = 5000; // consumer info is a request to the server: every few seconds is plenty
 export const FAILED_BATCH_NAK_MS = 2000; // redeliver a batch whose sinks failed after this delay
-export const SLICE_MS = 10; // batches run back to back for this long, then the event loop gets a turn
 
 /**
  * A JetStream message as the pipeline sees it. The transport id (stream:sequence) is read only
@@ -35,37 +35,26 @@ export class NatsRaw implements RawMessage {
 
 /**
  * Micro-batches one consumer's messages and takes each batch through the handler, then acks it.
- *
- * Batches run back to back for at most SLICE_MS of one turn of the event loop, then the rest wait for
- * the next turn. The client parses what the socket holds in microtasks, and batches chained onto
- * that as promises all ran in the same drain: draining a backlog, with up to maxAckPending messages
- * in flight, the event-loop lag p99 was ~70 ms (max ~80–125) while /metrics, the tail and health
- * checks waited; with the slice it is ~16 ms (BENCHMARKS.md). Running every batch on a turn of its
- * own lagged less still but let the client read ahead of the pipeline: up to maxAckPending messages
- * waited in memory (RSS +45 MiB). Unacked messages stay bounded by the consumer's maxAckPending
- * either way: nothing is acked before its batch went through the sinks.
+ * Batches go through one at a time, in slices of the event loop (util/sliced-batches.ts). Unacked
+ * messages stay bounded by the consumer's maxAckPending: nothing is acked before its batch went
+ * through the sinks.
  */
 class ConsumerLoop {
-  private buf: JsMsg[] = [];
-  private scheduled = false;
-  // batches taken from the buffer and not yet acked, oldest first; the first is in the handler
-  // when `running` is set
-  private readonly queue: JsMsg[][] = [];
-  private running = false;
-  private sliceStart = 0;
-  private whenIdle?: () => void;
+  private readonly batches: SlicedBatches<JsMsg>;
   private readonly progress: NodeJS.Timeout;
   messages?: ConsumerMessages;
 
   constructor(
     readonly stream: string,
     readonly durable: string,
-    private readonly batch: number,
+    batch: number,
     private readonly ackAll: boolean,
     private readonly handler: BatchHandler,
     private readonly onError: (err: unknown) => void,
     ackWaitMs: number,
   ) {
+    // process() naks a batch whose sinks failed; onError also gets what is left (an ack on a closed connection)
+    this.batches = new SlicedBatches(batch, (msgs) => this.process(msgs), onError);
     // A slow sink (a stalled state store) can hold a batch, and the batches queued behind it, past
     // the ack wait; the server would then redeliver what this process is still going to count.
     // An in-progress ack every half ack wait keeps them ours until they are acked.
@@ -74,51 +63,10 @@ class ConsumerLoop {
   }
 
   private keepAlive(): void {
-    for (const msgs of this.queue) for (const m of msgs) m.working();
-    for (const m of this.buf) m.working();
+    for (const m of this.batches.pending()) m.working();
   }
 
-  onMessage = (m: JsMsg): void => {
-    this.buf.push(m);
-    if (this.buf.length >= this.batch) this.flush();
-    else if (!this.scheduled) {
-      // gather what arrives in the same turn of the event loop into one batch
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
-  };
-
-  private flush(): void {
-    this.scheduled = false;
-    if (this.buf.length === 0) return;
-    this.queue.push(this.buf);
-    this.buf = [];
-    if (!this.running) {
-      this.running = true;
-      setImmediate(this.nextTurn);
-    }
-  }
-
-  private nextTurn = (): void => {
-    this.sliceStart = performance.now();
-    this.next();
-  };
-
-  /** Takes the oldest batch through the handler, then the next one: in this turn while the slice lasts. */
-  private next = (): void => {
-    const msgs = this.queue[0];
-    if (!msgs) {
-      this.running = false;
-      this.whenIdle?.();
-      return;
-    }
-    // process() naks a batch whose sinks failed; this catches what is left (an ack on a closed connection)
-    void this.process(msgs).catch(this.onError).finally(() => {
-      this.queue.shift();
-      if (performance.now() - this.sliceStart < SLICE_MS) this.next();
-      else setImmediate(this.nextTurn);
-    });
-  };
+  onMessage = (m: JsMsg): void => this.batches.push(m);
 
   private async process(msgs: JsMsg[]): Promise<void> {
     const raw: RawMessage[] = new Array(msgs.length);
@@ -145,8 +93,7 @@ class ConsumerLoop {
   async stop(): Promise<void> {
     this.messages?.stop();
     await this.messages?.closed().catch(() => undefined);
-    this.flush();
-    if (this.running) await new Promise<void>((resolve) => (this.whenIdle = resolve));
+    await this.batches.drain();
     clearInterval(this.progress);
   }
 }
