@@ -2,6 +2,7 @@
 // on the bench workload: where the exporter's CPU goes, without HTTP or a broker.
 // node bench/.build/bench/micro/pipeline.js [bodies]
 import { join } from 'node:path';
+import { deserialize, serialize } from 'node:v8';
 import pino from 'pino';
 import type { ProcessedBatch, RawMessage, Sink } from '../../src/pipeline/types.js';
 import { ndjsonTemplate } from '../lib/events.js';
@@ -72,8 +73,33 @@ const stages: Record<string, (bodies: Buffer[]) => unknown> = {
   },
 };
 
+/**
+ * What parsing in a worker thread would cost the thread that keeps the state and the metrics:
+ * postMessage copies with V8's serializer, so receiving a batch of validated events is a
+ * v8.deserialize of it (and sending it a v8.serialize, on the worker).
+ */
+function handoff(): { serialize: number; deserialize: number } {
+  const now = Date.now();
+  const batches = freshBodies().map((b) =>
+    splitNdjson(b).map((m) => validateEvent(normalize(decode(m.data!, limits.maxMessageBytes), m, now), limits, now).event),
+  );
+  let t = cpuMs();
+  const bufs = batches.map((events) => serialize(events));
+  const ser = cpuMs() - t;
+  t = cpuMs();
+  for (const b of bufs) deserialize(b);
+  const de = cpuMs() - t;
+  const per = (ms: number) => (ms * 1e6) / (BODIES * PER_BODY);
+  return { serialize: per(ser), deserialize: per(de) };
+}
+
 const results: Record<string, number[]> = {};
 for (let r = 0; r < ROUNDS; r++) {
+  if (!ONLY || 'worker'.startsWith(ONLY)) {
+    const h = handoff();
+    (results['worker hand-off: v8.serialize (sender)'] ??= []).push(h.serialize);
+    (results['worker hand-off: v8.deserialize (receiver)'] ??= []).push(h.deserialize);
+  }
   for (const [name, fn] of Object.entries(stages)) {
     if (ONLY && !name.startsWith(ONLY)) continue;
     sinkTimes.clear();
