@@ -17,9 +17,9 @@ import { DeadLetters } from '../dead-letters/dead-letters.js';
 import { createMetrics } from '../metrics/registry.js';
 import { MemoryLifecycleStore } from '../state/memory.js';
 import { loadNats, loadRedis } from '../../util/bus-clients.js';
+import { SlicedBatches } from '../../util/sliced-batches.js';
 import { isStreamNotFound, positionKey, type StreamPositions } from './stream-history.js';
 import type { TailSink } from './tail.js';
-import { SlicedBatches } from '../../util/sliced-batches.js';
 
 type NatsConfig = Extract<SourceConfig, { kind: 'nats-jetstream' }>;
 type RedisConfig = Extract<SourceConfig, { kind: 'redis-streams' }>;

@@ -8,8 +8,8 @@ import type { BatchHandler, BatchResult, RawMessage, Source, SourceStatus } from
 import type { DeadLetter, DeadLetterOutput } from '../../sinks/dead-letters/dead-letters.js';
 import type { Metrics } from '../../sinks/metrics/registry.js';
 import { loadNats } from '../../util/bus-clients.js';
-import { natsConnectOptions } from './connect.js';
 import { SlicedBatches } from '../../util/sliced-batches.js';
+import { natsConnectOptions } from './connect.js';
 
 export type NatsSourceConfig = Extract<SourceConfig, { kind: 'nats-jetstream' }>;
 
