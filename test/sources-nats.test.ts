@@ -6,6 +6,7 @@ import { uniqueName } from './helpers/brokers.js';
 import { useBuses } from './helpers/buses.js';
 import { startApp, waitFor, type TestApp } from './helpers/app.js';
 import { value } from './helpers/metrics.js';
+import { busy, turnCounter } from './helpers/turns.js';
 import { SLICE_MS } from '../src/util/sliced-batches.js';
 
 const b = useBuses();
@@ -114,22 +115,15 @@ describe('nats-jetstream source', () => {
     await b.jsm.streams.add({ name: stream, subjects: [`${prefix}.>`] });
     const set = knownRuns(prefix, 40);
     await publish(`${prefix}.e`, set.events);
-    // a macrotask that counts turns of the event loop while the backlog is consumed
-    let turn = 0;
-    let spinning = true;
-    const spin = () => {
-      turn++;
-      if (spinning && turn < 1_000_000) setImmediate(spin);
-    };
-    spin();
+    // counts turns of the event loop while the backlog is consumed
+    const counter = turnCounter();
     const turns: number[] = [];
     // a sink that uses up a whole slice per batch: each batch must then start on a turn of its own
     const slowSink = {
       name: 'turns',
       write: () => {
-        turns.push(turn);
-        const until = performance.now() + SLICE_MS + 2;
-        while (performance.now() < until);
+        turns.push(counter.turn);
+        busy(SLICE_MS + 2);
       },
     };
     let t: TestApp | undefined;
@@ -144,7 +138,7 @@ describe('nats-jetstream source', () => {
       const sameTurn = turns.filter((x, i) => i > 0 && x === turns[i - 1]).length;
       expect(sameTurn).toBe(0);
     } finally {
-      spinning = false;
+      counter.stop();
       await t?.close();
     }
   });

@@ -1,27 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { busy, turnCounter } from '../../test/helpers/turns.js';
 import { SLICE_MS, SlicedBatches } from './sliced-batches.js';
-
-/** Counts turns of the event loop (a macrotask that re-arms itself) until stopped. */
-function turnCounter(): { readonly turn: number; stop(): void } {
-  let turn = 0;
-  let on = true;
-  const spin = () => {
-    turn++;
-    if (on && turn < 1_000_000) setImmediate(spin);
-  };
-  spin();
-  return {
-    get turn() {
-      return turn;
-    },
-    stop: () => void (on = false),
-  };
-}
-
-const busy = (ms: number) => {
-  const until = performance.now() + ms;
-  while (performance.now() < until);
-};
 
 describe('SlicedBatches', () => {
   it('gathers what is pushed in one turn into batches of at most max, in order', async () => {
