@@ -1,7 +1,7 @@
-# The exporter image: TypeScript compiled in a build stage, run by Node 20 as a non-root user.
+# The exporter image: TypeScript compiled in a build stage, run by Node 24 (the current LTS) as a non-root user.
 # docker compose builds it (docker-compose.yml); k8s/ runs it with a read-only root filesystem.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -9,7 +9,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 # files stay owned by root: the process can read them, never rewrite them

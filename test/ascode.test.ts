@@ -413,9 +413,9 @@ describe('docker compose (structure; no Docker engine here)', () => {
     expect(cfg.sources).toEqual([expect.objectContaining({ kind: 'nats-jetstream', servers: ['nats://nats:4222'], create: true })]);
   });
 
-  it('the Dockerfile builds in one stage and runs as a non-root user on Node 20 in another', () => {
+  it('the Dockerfile builds in one stage and runs as a non-root user on Node 24 in another', () => {
     const df = read('Dockerfile');
-    expect(df.match(/^FROM node:20[^\s]* AS build$/m)).not.toBeNull();
+    expect(df.match(/^FROM node:24[^\s]* AS build$/m)).not.toBeNull();
     expect(df.match(/^FROM /gm)).toHaveLength(2);
     expect(df).toMatch(/^USER node$/m);
     expect(df).toMatch(/^EXPOSE 9477$/m);
