@@ -11,6 +11,7 @@ import { topSelfTime } from './lib/profile.js';
 import { readResults, renderMarkdown, resultsSchema, spliceMarkdown, type Results, type ScenarioResult, type TargetResult } from './lib/results.js';
 import { ROOT } from './lib/subjects.js';
 import { natsIngest, redisIngest } from './scenarios/bus.js';
+import { dedupeCost } from './scenarios/dedupe.js';
 import { httpIngest } from './scenarios/http.js';
 import { mtailPeer } from './scenarios/mtail.js';
 import { metricsScrape } from './scenarios/scrape.js';
@@ -27,6 +28,7 @@ const SCENARIOS: Record<string, Scenario> = {
   'mtail-peer': mtailPeer,
   'tail-fanout': tailFanOut,
   'cold-start': coldStart,
+  'dedupe-state-cost': dedupeCost,
 };
 
 function version(pkg: string): string {

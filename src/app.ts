@@ -139,6 +139,16 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   const metrics = createMetrics(registry, config.metrics);
   const guard = new CardinalityGuard(config.metrics, (label, kind) => metrics.labelOverflow.labels(label, kind).inc());
   const countAnomaly = (kind: string) => metrics.lifecycleAnomalies.labels(kind).inc();
+  if (config.accounting.sharedDedupe && config.state.backend !== 'redis') {
+    throw new ConfigError('accounting.sharedDedupe: the shared duplicate filter lives in the Redis state; set state.backend: redis', [
+      { path: 'accounting.sharedDedupe', message: 'needs state.backend redis' },
+    ]);
+  }
+  if (config.accounting.sharedDedupe && config.accounting.dedupeWindowSeconds === 0) {
+    throw new ConfigError('accounting.sharedDedupe: dedupeWindowSeconds is 0 (dedupe off); give the window a length', [
+      { path: 'accounting.dedupeWindowSeconds', message: 'must be > 0 with sharedDedupe' },
+    ]);
+  }
   const store: LifecycleStore =
     config.state.backend === 'redis'
       ? new RedisLifecycleStore(config.state.redisUrl, config.state.prefix, config.state.ttlSeconds, countAnomaly)
@@ -146,7 +156,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   const redactor = compileRedaction(config.redact);
   // rejected messages are redacted by the same paths before the ring and the dead-letter buses keep them
   const deadLetters = new DeadLetters(config.deadLetters.ringSize, config.deadLetters.maxRawBytes, metrics, redactor as RawRedactor | undefined);
-  const accounting = new EventAccounting(config.accounting, countAnomaly);
+  const accounting = new EventAccounting(config.accounting, countAnomaly, config.accounting.sharedDedupe ? (store as RedisLifecycleStore) : undefined);
   // the pipeline sees the store through the out-of-order filter; overdue and tests read the store itself
   const ordered = new OrderedLifecycleStore(store, config.accounting.maxOrphanEnds, countAnomaly);
   const pipeline = new Pipeline({ config, metrics, store: ordered, deadLetters, logger, now: opts.now, accounting });

@@ -252,6 +252,12 @@ export const configSchema = z
           .boolean()
           .default(true)
           .describe('drop duplicate ids from metrics, state and tail (at-least-once buses redeliver); false only counts them'),
+        sharedDedupe: z
+          .boolean()
+          .default(false)
+          .describe(
+            'also claim each id in the Redis state (needs state.backend redis), so an event redelivered to another replica counts once; one round trip per batch, each claim expiring with dedupeWindowSeconds',
+          ),
         maxOrphanEnds: z.number().int().min(1).max(1_000_000).default(10_000).describe('end events without a start remembered so a start arriving after its end does not open a run'),
       })
       .strict()

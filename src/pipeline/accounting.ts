@@ -68,6 +68,28 @@ export class RecentKeys<V> {
 }
 
 /**
+ * The duplicate filter replicas share (the Redis state backend implements it): ids are claimed in
+ * one round trip per batch, each claim expiring with the dedupe window, so an event redelivered to
+ * another replica (its ack was lost, or the replica that held it died) counts once.
+ */
+export interface SharedIds {
+  /** Claims the ids; per id true when it was new (claimed now), false when a replica claimed it within `windowMs`. */
+  claimIds(ids: string[], windowMs: number): Promise<boolean[]>;
+  /** Releases claims of a batch that failed, so its redelivery counts (best effort). */
+  releaseIds(ids: string[]): Promise<void>;
+}
+
+/** What a batch added to the filters; handed back to forget() when the batch fails. */
+export interface Admitted {
+  /** ids added to this process's memory */
+  local: string[];
+  /** ids this process claimed in the shared filter (never another replica's claim) */
+  claimed?: string[];
+}
+
+const NOTHING: Admitted = { local: [] };
+
+/**
  * Duplicate and late detection, called by the pipeline once per validated batch.
  *
  * Duplicates: at-least-once buses redeliver a batch whose ack was lost, and producers retry; an id
@@ -75,7 +97,8 @@ export class RecentKeys<V> {
  * so a redelivery cannot count a run twice. Memory is bounded: ids are kept (as 64-bit hashes,
  * recent-ids.ts) in arrival order and the oldest go first, by window or by count. The ids a batch
  * added are forgotten again when that batch fails, because the bus will redeliver it and it must
- * then count.
+ * then count. With a shared filter, ids new to this process are then claimed there too, so a
+ * redelivery that lands on another replica is caught as well.
  */
 export class EventAccounting {
   private readonly seen: RecentIds;
@@ -85,6 +108,7 @@ export class EventAccounting {
   constructor(
     private readonly cfg: Config['accounting'],
     private readonly count: AccountingCounter,
+    private readonly shared?: SharedIds,
   ) {
     this.windowMs = cfg.dedupeWindowSeconds * 1000;
     this.lateMs = cfg.lateAfterSeconds * 1000;
@@ -93,42 +117,74 @@ export class EventAccounting {
 
   /**
    * Counts late events and duplicate ids; with dropDuplicates removes duplicates from `events` and
-   * `timesMs` in place. Returns the ids this batch added (hand them to forget() if the batch fails).
+   * `timesMs` in place. Returns what this batch added (hand it to forget() if the batch fails); a
+   * promise only when a shared filter is configured and the batch had ids new to this process.
    */
-  admit(events: WorkflowEvent[], timesMs: number[], nowMs: number): string[] {
-    const added: string[] = [];
-    const dedupe = this.windowMs > 0;
-    if (dedupe) this.seen.expire(nowMs - this.windowMs);
+  admit(events: WorkflowEvent[], timesMs: number[], nowMs: number): Admitted | Promise<Admitted> {
+    if (this.windowMs <= 0) {
+      this.settle(events, timesMs, nowMs, undefined);
+      return NOTHING;
+    }
+    this.seen.expire(nowMs - this.windowMs);
+    const local: string[] = [];
+    let dup: Uint8Array | undefined; // per event, 1 = a duplicate
+    for (let i = 0; i < events.length; i++) {
+      if (this.seen.add(events[i].id, nowMs)) local.push(events[i].id);
+      else (dup ??= new Uint8Array(events.length))[i] = 1;
+    }
+    if (!this.shared || local.length === 0) {
+      this.settle(events, timesMs, nowMs, dup);
+      return { local };
+    }
+    return this.claim(events, timesMs, nowMs, dup, local);
+  }
+
+  private async claim(events: WorkflowEvent[], timesMs: number[], nowMs: number, dup: Uint8Array | undefined, local: string[]): Promise<Admitted> {
+    let fresh: boolean[];
+    try {
+      fresh = await this.shared!.claimIds(local, this.windowMs);
+    } catch (err) {
+      for (const id of local) this.seen.delete(id);
+      throw err;
+    }
+    const claimed: string[] = [];
+    // `local` holds the ids of the events not marked in `dup`, in event order
+    for (let i = 0, j = 0; i < events.length; i++) {
+      if (dup?.[i]) continue;
+      if (fresh[j++]) claimed.push(events[i].id);
+      else (dup ??= new Uint8Array(events.length))[i] = 1;
+    }
+    this.settle(events, timesMs, nowMs, dup);
+    return { local, claimed };
+  }
+
+  /** Counts duplicates (dropping them with dropDuplicates) and late events; compacts in place. */
+  private settle(events: WorkflowEvent[], timesMs: number[], nowMs: number, dup: Uint8Array | undefined): void {
     const lateBefore = nowMs - this.lateMs;
     let w = 0;
     for (let i = 0; i < events.length; i++) {
-      const e = events[i];
-      if (dedupe) {
-        if (this.seen.add(e.id, nowMs)) {
-          added.push(e.id);
-        } else {
-          this.count('duplicate_id');
-          if (this.cfg.dropDuplicates) continue;
-        }
+      if (dup?.[i]) {
+        this.count('duplicate_id');
+        if (this.cfg.dropDuplicates) continue;
       }
       if (timesMs[i] < lateBefore) this.count('late');
       if (w !== i) {
-        events[w] = e;
+        events[w] = events[i];
         timesMs[w] = timesMs[i];
       }
       w++;
     }
     events.length = w;
     timesMs.length = w;
-    return added;
   }
 
-  /** Forgets ids of a batch that failed: its redelivery is not a duplicate. */
-  forget(ids: string[]): void {
-    for (const id of ids) this.seen.delete(id);
+  /** Forgets what a failed batch added: its redelivery is not a duplicate. */
+  async forget(admitted: Admitted): Promise<void> {
+    for (const id of admitted.local) this.seen.delete(id);
+    if (admitted.claimed && admitted.claimed.length > 0) await this.shared!.releaseIds(admitted.claimed);
   }
 
-  /** Ids currently remembered (for tests and the cardinality report). */
+  /** Ids currently remembered by this process (for tests and the cardinality report). */
   get size(): number {
     return this.seen.size;
   }

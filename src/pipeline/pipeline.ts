@@ -9,7 +9,7 @@ import type { DeadLetter, DeadLetters } from '../sinks/dead-letters/dead-letters
 import type { Metrics } from '../sinks/metrics/registry.js';
 import { opFor, UNKNOWN, type LifecycleOp, type LifecycleStore } from '../sinks/state/lifecycle.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
-import type { EventAccounting } from './accounting.js';
+import type { Admitted, EventAccounting } from './accounting.js';
 import type { BatchHandler, BatchResult, ProcessedBatch, RawMessage, RejectedItem, Sink } from './types.js';
 import { decode, validateEvent } from './validate.js';
 
@@ -103,8 +103,13 @@ export class Pipeline {
     const pending: Promise<unknown>[] = [];
     if (letters) pending.push(deadLetters.record(letters));
 
-    const admitted = this.deps.accounting && events.length > 0 ? this.deps.accounting.admit(events, timesMs, nowMs) : undefined;
+    let admitted: Admitted | undefined;
     try {
+      if (this.deps.accounting && events.length > 0) {
+        const a = this.deps.accounting.admit(events, timesMs, nowMs);
+        // a promise only with the shared filter: the per-process path stays without an await
+        admitted = a instanceof Promise ? await a : a;
+      }
       if (events.length > 0) {
         const durations = await this.lifecycle(events, timesMs);
         const batch: ProcessedBatch = { source, events, timesMs, durations, receivedAtMs: nowMs };
@@ -116,7 +121,12 @@ export class Pipeline {
       if (pending.length > 0) await Promise.all(pending);
     } catch (err) {
       // the source redelivers a failed batch: its ids must not count as duplicates then
-      if (admitted) this.deps.accounting!.forget(admitted);
+      if (admitted) {
+        await this.deps.accounting!.forget(admitted).catch((cause: unknown) =>
+          // the claims stay until the window ends: their redelivery within it is taken for a duplicate
+          this.deps.logger.warn({ source, ids: admitted!.claimed?.length, err: errorMessage(cause) }, 'shared duplicate filter: releasing the ids of a failed batch failed'),
+        );
+      }
       throw err;
     }
     return { accepted: events.length, rejected, errors: errors ?? [] };

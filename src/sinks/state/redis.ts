@@ -50,7 +50,21 @@ end
 return out
 `;
 
-type ScriptRedis = Redis & { wfxLifecycle(...args: (string | number)[]): Promise<string[]> };
+// The shared duplicate filter: one SET NX PX per id, all of a batch in one script (one round trip);
+// KEYS[1] is the id keys' prefix, so under Redis Cluster the script goes to the node of its hash slot.
+const CLAIM_SCRIPT = `
+local ttl = ARGV[1]
+local out = {}
+for i = 2, #ARGV do
+  if redis.call('SET', KEYS[1] .. ARGV[i], '1', 'NX', 'PX', ttl) then out[i - 1] = 1 else out[i - 1] = 0 end
+end
+return out
+`;
+
+type ScriptRedis = Redis & {
+  wfxLifecycle(...args: (string | number)[]): Promise<string[]>;
+  wfxClaim(...args: (string | number)[]): Promise<number[]>;
+};
 
 // Reads made for a scrape (active runs, overdue counts) wait this long, then answer with the last
 // known values: a stalled state Redis must not hang /metrics and make the whole exporter look down.
@@ -76,6 +90,7 @@ export class RedisLifecycleStore implements LifecycleStore {
     this.opened = loadRedis().then(({ Redis }) => {
       const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null, enableAutoPipelining: false }) as ScriptRedis;
       redis.defineCommand('wfxLifecycle', { numberOfKeys: 0, lua: SCRIPT });
+      redis.defineCommand('wfxClaim', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
       redis.on('error', () => {}); // reconnects on its own; failures surface as rejected commands
       return (this.redis = redis);
     });
@@ -102,6 +117,21 @@ export class RedisLifecycleStore implements LifecycleStore {
       }
     }
     return out;
+  }
+
+  /** The shared duplicate filter (accounting.sharedDedupe): claims the ids for `windowMs`; true where an id was new. */
+  async claimIds(ids: string[], windowMs: number): Promise<boolean[]> {
+    if (ids.length === 0) return [];
+    const redis = this.redis ?? (await this.opened);
+    const res = await redis.wfxClaim(`${this.prefix}:id:`, Math.max(1, Math.round(windowMs)), ...ids);
+    return res.map((r) => r === 1);
+  }
+
+  /** Releases claims of a failed batch, so its redelivery counts. */
+  async releaseIds(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const redis = this.redis ?? (await this.opened);
+    await redis.del(...ids.map((id) => `${this.prefix}:id:${id}`));
   }
 
   /** Runs `read`; past SCRAPE_READ_TIMEOUT_MS answers with its last result instead (the read goes on). */
