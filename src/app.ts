@@ -209,16 +209,18 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
 
   metrics.providers.sources = () => sources.map((s) => ({ name: s.name, kind: s.kind, ...s.status() }));
   metrics.providers.activeRuns = async () => {
-    // the store keeps raw workflow types; the guard folds them onto label values and we sum
-    const sums = new Map<string, { workflow_type: string; state: string; count: number }>();
+    // the store keeps raw workflow types; the guard folds them onto label values and we sum (keyed
+    // by type, then state: a joined key could be split by a separator inside the type)
+    const sums = new Map<string, Map<string, { workflow_type: string; state: string; count: number }>>();
     for (const r of await store.activeRuns()) {
       const wt = guard.value('workflow_type', r.workflow_type);
-      const k = `${wt}\u0000${r.state}`;
-      const cur = sums.get(k);
+      let byState = sums.get(wt);
+      if (!byState) sums.set(wt, (byState = new Map()));
+      const cur = byState.get(r.state);
       if (cur) cur.count += r.count;
-      else sums.set(k, { workflow_type: wt, state: r.state, count: r.count });
+      else byState.set(r.state, { workflow_type: wt, state: r.state, count: r.count });
     }
-    return [...sums.values()];
+    return [...sums.values()].flatMap((m) => [...m.values()]);
   };
 
   const auth = new Auth(config.auth, (reason) => metrics.authRejected.labels(reason).inc());

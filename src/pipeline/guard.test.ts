@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CardinalityGuard, OVERFLOW, type OverflowKind } from './guard.js';
+import { CardinalityGuard, OVERFLOW, truncate, wellFormed, type OverflowKind } from './guard.js';
 
 function guard(labels = {}, maxLabelValues = 3, maxLabelLength = 8) {
   const counted: [string, OverflowKind][] = [];
@@ -44,5 +44,36 @@ describe('CardinalityGuard', () => {
     const { g, counted } = guard({}, 10, 8);
     expect(g.value('agent', 'x'.repeat(10_000))).toBe('xxxxxxxx');
     expect(counted).toEqual([['agent', 'truncated']]);
+  });
+});
+
+describe('well-formed label values', () => {
+  it('replaces lone surrogates with U+FFFD, so values that would render alike are one series, and counts it', () => {
+    const { g, counted } = guard({}, 10, 64);
+    const agents = ['a\ud800', 'a\udc00', 'a\ud801'].map((v) => g.value('agent', v));
+    expect(agents).toEqual(['a\ufffd', 'a\ufffd', 'a\ufffd']);
+    expect(g.value('agent', 'a\ufffd')).toBe('a\ufffd');
+    expect(counted).toEqual([
+      ['agent', 'malformed'],
+      ['agent', 'malformed'],
+      ['agent', 'malformed'],
+    ]);
+    expect(g.snapshot()).toEqual({ agent: { values: 1, max: 10 } });
+  });
+
+  it('truncates without splitting a surrogate pair', () => {
+    const { g } = guard({}, 10, 8);
+    // 7 code units, then a pair (U+1F600) across the cut at 8
+    const v = g.value('agent', `abcdefg\u{1f600}tail`);
+    expect(v).toBe('abcdefg');
+    expect(v.isWellFormed()).toBe(true);
+    expect(g.value('agent', `abcdef\u{1f600}tail`)).toBe(`abcdef\u{1f600}`);
+  });
+
+  it('helpers: wellFormed and truncate', () => {
+    expect(wellFormed('x\udfffy')).toBe('x\ufffdy');
+    expect(wellFormed('ok')).toBe('ok');
+    expect(truncate('\u{1f600}\u{1f600}', 3)).toBe('\u{1f600}');
+    expect(truncate('abc', 3)).toBe('abc');
   });
 });

@@ -1,9 +1,26 @@
-// The cardinality guard: allow-lists, a cap on distinct values per label, and a length limit.
+// The cardinality guard: allow-lists, a cap on distinct values per label, a length limit, and
+// well-formed Unicode for every value an event turns into a label.
 import type { Config } from '../config/schema.js';
 
 export const OVERFLOW = '__overflow__';
 
-export type OverflowKind = 'cap' | 'not_allowed' | 'truncated';
+export type OverflowKind = 'cap' | 'not_allowed' | 'truncated' | 'malformed';
+
+/**
+ * `s` as well-formed Unicode: each lone surrogate replaced with U+FFFD. Every UTF-8 encoder does
+ * this on the way out (the /metrics body included), so two values differing only in a lone
+ * surrogate would leave as identical series lines; replacing first makes them one series in-process.
+ */
+export function wellFormed(s: string): string {
+  return s.isWellFormed() ? s : s.toWellFormed();
+}
+
+/** The first `max` UTF-16 code units of a well-formed `s`, one fewer when the cut would split a surrogate pair. */
+export function truncate(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const last = s.charCodeAt(max - 1);
+  return s.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
+}
 export type OverflowCounter = (label: string, kind: OverflowKind) => void;
 
 interface LabelState {
@@ -31,22 +48,27 @@ export class CardinalityGuard {
     let s = this.labels.get(label);
     if (!s) {
       const c = this.cfg[label];
-      s = { allow: c?.allow ? new Set(c.allow) : undefined, max: c?.maxValues ?? this.defaultMax, seen: new Set() };
+      s = { allow: c?.allow ? new Set(c.allow.map(wellFormed)) : undefined, max: c?.maxValues ?? this.defaultMax, seen: new Set() };
       this.labels.set(label, s);
     }
     return s;
   }
 
-  /** The value to use for `label`: itself, truncated, or __overflow__ (each counted). */
+  /** The value to use for `label`: itself, made well-formed, truncated, or __overflow__ (each counted). */
   value(label: string, raw: string): string {
     const s = this.state(label);
+    // only well-formed values are ever kept, so a hit needs no check
     if (s.seen.has(raw)) return raw;
     let v = raw;
-    if (v.length > this.maxLength) {
-      v = v.slice(0, this.maxLength);
-      this.onOverflow(label, 'truncated');
-      if (s.seen.has(v)) return v;
+    if (!v.isWellFormed()) {
+      v = v.toWellFormed();
+      this.onOverflow(label, 'malformed');
     }
+    if (v.length > this.maxLength) {
+      v = truncate(v, this.maxLength);
+      this.onOverflow(label, 'truncated');
+    }
+    if (v !== raw && s.seen.has(v)) return v;
     if (s.allow && !s.allow.has(v)) {
       this.onOverflow(label, 'not_allowed');
       return OVERFLOW;

@@ -39,7 +39,8 @@ export async function cardinalityReport(registry: Registry, guard: CardinalityGu
     for (const v of m.values) {
       const labels = v.labels as Record<string, string | number | undefined>;
       const names = Object.keys(labels).filter((k) => k !== 'le' && labels[k] !== undefined).sort();
-      const key = names.map((k) => `${k}=${labels[k]}`).join('\u0000');
+      // JSON, not a joined string: a label value may contain any separator
+      const key = JSON.stringify(names.map((k) => [k, labels[k]]));
       sets.add(key);
       for (const k of names) {
         let values = perLabel.get(k);

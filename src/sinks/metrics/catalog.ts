@@ -194,7 +194,7 @@ export const catalog = {
   labelOverflow: def({
     name: 'workflow_exporter_label_overflow_total',
     type: 'counter',
-    help: 'Label values replaced by __overflow__ (cap or allow-list) or truncated, by label and kind.',
+    help: 'Label values replaced by __overflow__ (kind cap or not_allowed), truncated (truncated), or with lone surrogates replaced by U+FFFD (malformed), by label and kind.',
     labels: ['label', 'kind'],
   }),
   lifecycleAnomalies: def({

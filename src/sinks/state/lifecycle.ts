@@ -78,14 +78,15 @@ export function opFor(e: WorkflowEvent, timeMs: number): LifecycleOp | undefined
   }
   if (kind === 'stage') {
     if (!e.stage || !wf) return undefined;
-    const key = `s:${wf.id}:${e.stage}`;
+    // two ids in one key: JSON keeps them apart where a separator could occur inside an id
+    const key = `s:${JSON.stringify([wf.id, e.stage])}`;
     if (verb === 'started') return { op: 'S', key, run: wf.id, workflowType, timeMs };
     if (END_OUTCOME[verb]) return { op: 'E', key, run: wf.id, workflowType, timeMs };
     return undefined;
   }
   if (kind === 'task') {
     if (!e.task) return undefined;
-    const key = `t:${wf?.id ?? ''}:${e.task.id}`;
+    const key = `t:${JSON.stringify([wf?.id ?? '', e.task.id])}`;
     if (verb === 'started') return { op: 'S', key, run: wf?.id ?? '', workflowType, timeMs };
     if (END_OUTCOME[verb]) return { op: 'E', key, run: wf?.id ?? '', workflowType, timeMs };
   }

@@ -19,8 +19,12 @@ describe('opFor', () => {
     expect(opFor(ev('workflow.started', { workflow: wf }), 5)).toEqual({ op: 'W', key: 'w:wf-1', run: 'wf-1', workflowType: 'feature-dev', timeMs: 5 });
     expect(opFor(ev('workflow.cancelled', { workflow: wf }), 5)?.op).toBe('X');
     expect(opFor(ev('workflow.paused', { workflow: wf }), 5)?.op).toBe('P');
-    expect(opFor(ev('stage.started', { workflow: wf, stage: 'plan' }), 5)?.key).toBe('s:wf-1:plan');
-    expect(opFor(ev('task.failed', { task: { id: 't1' } }), 5)).toMatchObject({ op: 'E', key: 't::t1' });
+    expect(opFor(ev('stage.started', { workflow: wf, stage: 'plan' }), 5)?.key).toBe('s:["wf-1","plan"]');
+    // ids that contain the old separator no longer meet: a:b + c is not a + b:c
+    const k1 = opFor(ev('stage.started', { workflow: { id: 'a:b', type: 'x' }, stage: 'c' }), 5)?.key;
+    const k2 = opFor(ev('stage.started', { workflow: { id: 'a', type: 'x' }, stage: 'b:c' }), 5)?.key;
+    expect(k1).not.toBe(k2);
+    expect(opFor(ev('task.failed', { task: { id: 't1' } }), 5)).toMatchObject({ op: 'E', key: 't:["","t1"]' });
     // no id to match on, or not a lifecycle event: no op
     expect(opFor(ev('workflow.started'), 5)).toBeUndefined();
     expect(opFor(ev('stage.started', { workflow: wf }), 5)).toBeUndefined();
@@ -45,10 +49,8 @@ describe('MemoryLifecycleStore', () => {
     const end = W('a', 9000, 'X');
     expect(s.apply([end])).toEqual([1000]);
     expect(end.startType).toBe('ft');
-    expect(s.activeRuns()).toEqual([
-      { workflow_type: 'ft', state: 'running', count: 1 },
-      { workflow_type: 'ft', state: 'paused', count: 0 },
-    ]);
+    // a state whose count is back to 0 is gone, not a 0 kept forever
+    expect(s.activeRuns()).toEqual([{ workflow_type: 'ft', state: 'running', count: 1 }]);
     expect(anomalies).toEqual([]);
   });
 
@@ -57,7 +59,7 @@ describe('MemoryLifecycleStore', () => {
     s.apply([W('a', 1000), W('a', 1000)]);
     expect(s.activeRuns()).toEqual([{ workflow_type: 'ft', state: 'running', count: 1 }]);
     expect(s.apply([W('a', 2000, 'X'), W('a', 2000, 'X')])).toEqual([1000, NaN]);
-    expect(s.activeRuns()).toEqual([{ workflow_type: 'ft', state: 'running', count: 0 }]);
+    expect(s.activeRuns()).toEqual([]);
     expect(anomalies).toEqual(['duplicate_start', 'end_without_start']);
   });
 
@@ -96,5 +98,27 @@ describe('MemoryLifecycleStore', () => {
     expect(anomalies).toEqual(['evicted']);
     expect(s.activeRuns()).toEqual([{ workflow_type: 'ft', state: 'running', count: 2 }]);
     expect(s.apply([W('a', 4, 'X')])).toEqual([NaN]);
+  });
+
+  it('keeps a workflow type with a NUL (or any separator) whole: no made-up state label', () => {
+    const { s } = store();
+    const t = (type: string, key: string, op: LifecycleOp['op'] = 'W'): LifecycleOp => ({ op, key: `w:${key}`, run: key, workflowType: type, timeMs: 1 });
+    s.apply([t('x\u0000state-1', 'a'), t('x\u0000state-2', 'b'), t('x', 'c'), t('x', 'c', 'P')]);
+    expect(s.activeRuns()).toEqual([
+      { workflow_type: 'x\u0000state-1', state: 'running', count: 1 },
+      { workflow_type: 'x\u0000state-2', state: 'running', count: 1 },
+      { workflow_type: 'x', state: 'paused', count: 1 },
+    ]);
+  });
+
+  it('forgets workflow types whose runs all finished: 100,000 finished types leave nothing behind', () => {
+    const { s } = store();
+    s.apply([{ op: 'W', key: 'w:open', run: 'open', workflowType: 'still-open', timeMs: 1 }]);
+    for (let i = 0; i < 100_000; i++) {
+      const o = { key: `w:r${i}`, run: `r${i}`, workflowType: `type-${i}`, timeMs: 2 };
+      s.apply([{ op: 'W', ...o }, { op: 'P', ...o }, { op: 'X', ...o }]);
+    }
+    expect(s.activeRuns()).toEqual([{ workflow_type: 'still-open', state: 'running', count: 1 }]);
+    expect((s as unknown as { active: Map<string, unknown> }).active.size).toBe(1);
   });
 });

@@ -18,7 +18,12 @@ export class MemoryLifecycleStore implements LifecycleStore {
   private order: { key: string; seq: number }[] = [];
   private head = 0;
   private seq = 0;
-  private readonly active = new Map<string, number>();
+  /**
+   * Open runs per workflow type, then state. Nested rather than keyed by a joined string: a type is
+   * raw event text and may contain any separator. An entry goes when its count reaches 0, so the
+   * map (and the gauge read from it) holds only types with open runs, never every type ever seen.
+   */
+  private readonly active = new Map<string, Map<string, number>>();
 
   constructor(
     private readonly maxEntries: number,
@@ -26,8 +31,15 @@ export class MemoryLifecycleStore implements LifecycleStore {
   ) {}
 
   private bump(type: string, state: string, delta: number): void {
-    const k = `${type}\u0000${state}`;
-    this.active.set(k, Math.max(0, (this.active.get(k) ?? 0) + delta));
+    let byState = this.active.get(type);
+    const n = Math.max(0, (byState?.get(state) ?? 0) + delta);
+    if (n > 0) {
+      if (byState === undefined) this.active.set(type, (byState = new Map()));
+      byState.set(state, n);
+    } else if (byState !== undefined) {
+      byState.delete(state);
+      if (byState.size === 0) this.active.delete(type);
+    }
   }
 
   apply(ops: LifecycleOp[]): number[] {
@@ -107,9 +119,8 @@ export class MemoryLifecycleStore implements LifecycleStore {
 
   activeRuns(): ActiveRuns[] {
     const out: ActiveRuns[] = [];
-    for (const [k, count] of this.active) {
-      const [workflow_type, state] = k.split('\u0000');
-      out.push({ workflow_type, state: state as 'running' | 'paused', count });
+    for (const [workflow_type, byState] of this.active) {
+      for (const [state, count] of byState) out.push({ workflow_type, state: state as 'running' | 'paused', count });
     }
     return out;
   }
