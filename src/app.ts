@@ -133,22 +133,38 @@ function tailCopy(redact: ((e: WorkflowEvent) => WorkflowEvent) | undefined, max
   return (e: WorkflowEvent) => boundAttributes(redact ? redact(e) : e, maxAttributesBytes);
 }
 
+/** The shared duplicate filter's requirements, checked before anything connects. */
+function checkSharedDedupe(config: Config): void {
+  const a = config.accounting;
+  if (!a.sharedDedupe) return;
+  if (config.state.backend !== 'redis') {
+    throw new ConfigError('accounting.sharedDedupe: the shared duplicate filter lives in the Redis state; set state.backend: redis', [
+      { path: 'accounting.sharedDedupe', message: 'needs state.backend redis' },
+    ]);
+  }
+  if (a.dedupeWindowSeconds === 0) {
+    throw new ConfigError('accounting.sharedDedupe: dedupeWindowSeconds is 0 (dedupe off); give the window a length', [
+      { path: 'accounting.dedupeWindowSeconds', message: 'must be > 0 with sharedDedupe' },
+    ]);
+  }
+  for (const [i, sc] of config.sources.entries()) {
+    const redelivery = sc.kind === 'nats-jetstream' ? sc.ackWaitMs : sc.kind === 'redis-streams' ? sc.claimIdleMs : undefined;
+    if (redelivery !== undefined && a.sharedDedupePendingMs >= redelivery) {
+      throw new ConfigError(
+        `accounting.sharedDedupePendingMs (${a.sharedDedupePendingMs}) must be below sources.${i} redelivery delay (${redelivery} ms), or a batch whose replica died is dropped as a duplicate when it comes again`,
+        [{ path: 'accounting.sharedDedupePendingMs', message: `must be < ${redelivery}` }],
+      );
+    }
+  }
+}
+
 export function createApp(config: Config, opts: AppOptions = {}): App {
   const logger = opts.logger ?? pino({ level: config.log.level, base: { service: 'workflow-exporter' } });
   const registry = opts.registry ?? new promClient.Registry();
   const metrics = createMetrics(registry, config.metrics);
   const guard = new CardinalityGuard(config.metrics, (label, kind) => metrics.labelOverflow.labels(label, kind).inc());
   const countAnomaly = (kind: string) => metrics.lifecycleAnomalies.labels(kind).inc();
-  if (config.accounting.sharedDedupe && config.state.backend !== 'redis') {
-    throw new ConfigError('accounting.sharedDedupe: the shared duplicate filter lives in the Redis state; set state.backend: redis', [
-      { path: 'accounting.sharedDedupe', message: 'needs state.backend redis' },
-    ]);
-  }
-  if (config.accounting.sharedDedupe && config.accounting.dedupeWindowSeconds === 0) {
-    throw new ConfigError('accounting.sharedDedupe: dedupeWindowSeconds is 0 (dedupe off); give the window a length', [
-      { path: 'accounting.dedupeWindowSeconds', message: 'must be > 0 with sharedDedupe' },
-    ]);
-  }
+  checkSharedDedupe(config);
   const store: LifecycleStore =
     config.state.backend === 'redis'
       ? new RedisLifecycleStore(config.state.redisUrl, config.state.prefix, config.state.ttlSeconds, countAnomaly)

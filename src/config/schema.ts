@@ -258,6 +258,14 @@ export const configSchema = z
           .describe(
             'also claim each id in the Redis state (needs state.backend redis), so an event redelivered to another replica counts once; one round trip per batch, each claim expiring with dedupeWindowSeconds',
           ),
+        sharedDedupePendingMs: z
+          .number()
+          .int()
+          .min(100)
+          .default(10_000)
+          .describe(
+            'a shared claim lapses after this long unless its batch went through the sinks; keep it below the bus redelivery delay (nats ackWaitMs, redis claimIdleMs) so a batch whose replica died mid-way is counted by the next',
+          ),
         maxOrphanEnds: z.number().int().min(1).max(1_000_000).default(10_000).describe('end events without a start remembered so a start arriving after its end does not open a run'),
       })
       .strict()

@@ -68,13 +68,17 @@ export class RecentKeys<V> {
 }
 
 /**
- * The duplicate filter replicas share (the Redis state backend implements it): ids are claimed in
- * one round trip per batch, each claim expiring with the dedupe window, so an event redelivered to
- * another replica (its ack was lost, or the replica that held it died) counts once.
+ * The duplicate filter replicas share (the Redis state backend implements it), one round trip per
+ * batch. A claim is provisional (short-lived) until its batch went through every sink, then held
+ * for the dedupe window: a replica that dies between the claim and counting leaves claims that
+ * expire before the bus redelivers the batch to another replica, which then counts it, while an
+ * event counted and redelivered later (a lost ack, a replica killed before its ack) is dropped.
  */
 export interface SharedIds {
-  /** Claims the ids; per id true when it was new (claimed now), false when a replica claimed it within `windowMs`. */
-  claimIds(ids: string[], windowMs: number): Promise<boolean[]>;
+  /** Claims the ids for `pendingMs`; per id true when it was new, false when a replica holds a claim on it. */
+  claimIds(ids: string[], pendingMs: number): Promise<boolean[]>;
+  /** Holds the claims of a batch the sinks took for `windowMs`. */
+  confirmIds(ids: string[], windowMs: number): Promise<void>;
   /** Releases claims of a batch that failed, so its redelivery counts (best effort). */
   releaseIds(ids: string[]): Promise<void>;
 }
@@ -104,12 +108,14 @@ export class EventAccounting {
   private readonly seen: RecentIds;
   private readonly windowMs: number;
   private readonly lateMs: number;
+  private readonly pendingMs: number;
 
   constructor(
     private readonly cfg: Config['accounting'],
     private readonly count: AccountingCounter,
     private readonly shared?: SharedIds,
   ) {
+    this.pendingMs = Math.min(cfg.sharedDedupePendingMs, cfg.dedupeWindowSeconds * 1000);
     this.windowMs = cfg.dedupeWindowSeconds * 1000;
     this.lateMs = cfg.lateAfterSeconds * 1000;
     this.seen = new RecentIds(cfg.dedupeMaxIds);
@@ -142,7 +148,7 @@ export class EventAccounting {
   private async claim(events: WorkflowEvent[], timesMs: number[], nowMs: number, dup: Uint8Array | undefined, local: string[]): Promise<Admitted> {
     let fresh: boolean[];
     try {
-      fresh = await this.shared!.claimIds(local, this.windowMs);
+      fresh = await this.shared!.claimIds(local, this.pendingMs);
     } catch (err) {
       for (const id of local) this.seen.delete(id);
       throw err;
@@ -151,8 +157,14 @@ export class EventAccounting {
     // `local` holds the ids of the events not marked in `dup`, in event order
     for (let i = 0, j = 0; i < events.length; i++) {
       if (dup?.[i]) continue;
-      if (fresh[j++]) claimed.push(events[i].id);
-      else (dup ??= new Uint8Array(events.length))[i] = 1;
+      if (fresh[j++]) {
+        claimed.push(events[i].id);
+      } else {
+        (dup ??= new Uint8Array(events.length))[i] = 1;
+        // counted elsewhere, or about to be: not remembered here, so that when the replica holding
+        // a provisional claim dies, the redelivery that reaches this process still counts
+        this.seen.delete(events[i].id);
+      }
     }
     this.settle(events, timesMs, nowMs, dup);
     return { local, claimed };
@@ -176,6 +188,16 @@ export class EventAccounting {
     }
     events.length = w;
     timesMs.length = w;
+  }
+
+  /**
+   * After every sink took the batch: its claims are held for the whole window. Not awaited by the
+   * pipeline (the ack need not wait a round trip); when it fails the claims lapse after
+   * sharedDedupePendingMs, and a later redelivery would be counted again (a duplicate, never a loss).
+   */
+  confirm(admitted: Admitted): Promise<void> | undefined {
+    if (!admitted.claimed || admitted.claimed.length === 0) return undefined;
+    return this.shared!.confirmIds(admitted.claimed, this.windowMs).catch(() => undefined);
   }
 
   /** Forgets what a failed batch added: its redelivery is not a duplicate. */

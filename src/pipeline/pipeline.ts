@@ -119,11 +119,12 @@ export class Pipeline {
         }
       }
       if (pending.length > 0) await Promise.all(pending);
+      if (admitted?.claimed) void this.deps.accounting!.confirm(admitted);
     } catch (err) {
       // the source redelivers a failed batch: its ids must not count as duplicates then
       if (admitted) {
         await this.deps.accounting!.forget(admitted).catch((cause: unknown) =>
-          // the claims stay until the window ends: their redelivery within it is taken for a duplicate
+          // the provisional claims lapse after sharedDedupePendingMs: a redelivery sooner is taken for a duplicate
           this.deps.logger.warn({ source, ids: admitted!.claimed?.length, err: errorMessage(cause) }, 'shared duplicate filter: releasing the ids of a failed batch failed'),
         );
       }

@@ -50,7 +50,8 @@ end
 return out
 `;
 
-// The shared duplicate filter: one SET NX PX per id, all of a batch in one script (one round trip);
+// The shared duplicate filter: one SET NX PX per id, all of a batch in one script (one round trip),
+// provisional until the batch went through the sinks, then held for the window (CONFIRM_SCRIPT);
 // KEYS[1] is the id keys' prefix, so under Redis Cluster the script goes to the node of its hash slot.
 const CLAIM_SCRIPT = `
 local ttl = ARGV[1]
@@ -61,9 +62,16 @@ end
 return out
 `;
 
+const CONFIRM_SCRIPT = `
+local ttl = ARGV[1]
+for i = 2, #ARGV do redis.call('PEXPIRE', KEYS[1] .. ARGV[i], ttl) end
+return 0
+`;
+
 type ScriptRedis = Redis & {
   wfxLifecycle(...args: (string | number)[]): Promise<string[]>;
   wfxClaim(...args: (string | number)[]): Promise<number[]>;
+  wfxConfirm(...args: (string | number)[]): Promise<number>;
 };
 
 // Reads made for a scrape (active runs, overdue counts) wait this long, then answer with the last
@@ -91,6 +99,7 @@ export class RedisLifecycleStore implements LifecycleStore {
       const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null, enableAutoPipelining: false }) as ScriptRedis;
       redis.defineCommand('wfxLifecycle', { numberOfKeys: 0, lua: SCRIPT });
       redis.defineCommand('wfxClaim', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
+      redis.defineCommand('wfxConfirm', { numberOfKeys: 1, lua: CONFIRM_SCRIPT });
       redis.on('error', () => {}); // reconnects on its own; failures surface as rejected commands
       return (this.redis = redis);
     });
@@ -119,12 +128,19 @@ export class RedisLifecycleStore implements LifecycleStore {
     return out;
   }
 
-  /** The shared duplicate filter (accounting.sharedDedupe): claims the ids for `windowMs`; true where an id was new. */
-  async claimIds(ids: string[], windowMs: number): Promise<boolean[]> {
+  /** The shared duplicate filter (accounting.sharedDedupe): claims the ids for `pendingMs`; true where an id was new. */
+  async claimIds(ids: string[], pendingMs: number): Promise<boolean[]> {
     if (ids.length === 0) return [];
     const redis = this.redis ?? (await this.opened);
-    const res = await redis.wfxClaim(`${this.prefix}:id:`, Math.max(1, Math.round(windowMs)), ...ids);
+    const res = await redis.wfxClaim(`${this.prefix}:id:`, Math.max(1, Math.round(pendingMs)), ...ids);
     return res.map((r) => r === 1);
+  }
+
+  /** Holds the claims of a batch the sinks took for the whole dedupe window. */
+  async confirmIds(ids: string[], windowMs: number): Promise<void> {
+    if (ids.length === 0) return;
+    const redis = this.redis ?? (await this.opened);
+    await redis.wfxConfirm(`${this.prefix}:id:`, Math.max(1, Math.round(windowMs)), ...ids);
   }
 
   /** Releases claims of a failed batch, so its redelivery counts. */
