@@ -12,7 +12,7 @@ import type { DashboardDoc, RuleDoc } from '../src/ascode/check.js';
 import { yamlText } from '../src/ascode/files.js';
 import { generate } from '../src/ascode/generate.js';
 import { expandGrafanaVariables } from '../src/ascode/promql-check.js';
-import { ascodeSettings } from '../src/ascode/thresholds.js';
+import { ascodeSettings } from '../src/config/ascode.js';
 import { startApp, waitFor, type TestApp } from './helpers/app.js';
 import { redisUrl, uniqueName } from './helpers/brokers.js';
 import { query, startAlertmanager, startPrometheus, type Server } from './helpers/prometheus.js';

@@ -7,7 +7,7 @@ import type { CanonicalEventInput } from '../src/events/schema.js';
 import { configFrom } from '../src/config/load.js';
 import type { WorkflowEvent } from '../src/events/schema.js';
 import { EventAccounting } from '../src/pipeline/accounting.js';
-import { RedisLifecycleStore } from '../src/sinks/state/redis.js';
+import { RedisLifecycleStore } from '../src/state/redis.js';
 import { startApp, waitFor, type TestApp } from './helpers/app.js';
 import { redisUrl, uniqueName } from './helpers/brokers.js';
 import { value } from './helpers/metrics.js';

@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, test } from 'vitest';
 import { configFrom } from '../src/config/load.js';
 import { sourceSchema } from '../src/config/schema.js';
-import { createMetrics } from '../src/sinks/metrics/registry.js';
+import { createMetrics } from '../src/metrics/registry.js';
 import { TailSink } from '../src/sinks/tail/tail.js';
 import { uniqueName } from './helpers/brokers.js';
 import { useBuses } from './helpers/buses.js';

@@ -4,7 +4,8 @@
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import pino from 'pino';
-import type { ProcessedBatch, RawMessage, Sink } from '../../src/pipeline/types.js';
+import type { ProcessedBatch, Sink } from '../../src/pipeline/types.js';
+import type { RawMessage } from '../../src/events/raw.js';
 import { ndjsonTemplate } from '../lib/events.js';
 import { stat } from '../lib/stats.js';
 import { ROOT } from '../lib/subjects.js';

@@ -2,7 +2,7 @@
 // JSON.parse, the canonical zod schema, prom-client inc/observe with label objects. Nothing else.
 import client from 'prom-client';
 import { canonicalEventSchema } from '../../src/events/schema.js';
-import { LAG_BUCKETS } from '../../src/sinks/metrics/catalog.js';
+import { LAG_BUCKETS } from '../../src/config/buckets.js';
 
 export type RefMode = 'reference' | 'floor';
 

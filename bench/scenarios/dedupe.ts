@@ -13,7 +13,7 @@ import { stat, statJson } from '../lib/stats.js';
 import { ROOT } from '../lib/subjects.js';
 
 type Accounting = typeof import('../../src/pipeline/accounting.js');
-type State = typeof import('../../src/sinks/state/redis.js');
+type State = typeof import('../../src/state/redis.js');
 type Load = typeof import('../../src/config/load.js');
 
 const BATCH = 256; // one JetStream pull (the sources' default batch)

@@ -1,7 +1,7 @@
 // Alertmanager routing: critical and warning to Slack (a channel per team), critical also by email,
 // grouped per alert and team, critical inhibiting the warning of the same alert; secrets from files.
 import { yamlFile, type Files } from './files.js';
-import type { AscodeSettings } from './thresholds.js';
+import type { AscodeSettings } from '../config/ascode.js';
 
 export const RECEIVERS = { slackCritical: 'slack-critical', slackWarning: 'slack-warning', emailCritical: 'email-critical' } as const;
 

@@ -1,11 +1,11 @@
 // Alerting rules, each with its promtool cases (fires when it should, stays silent when it should
 // not) built from the same thresholds, so a changed threshold changes the rule and its proof together.
-import { catalog, type MetricDef } from '../sinks/metrics/catalog.js';
+import { catalog, type MetricDef } from '../metrics/catalog.js';
 import { dashboardUrl, type DashboardKey } from './dashboards/meta.js';
 import { foreign, num, rec, sel, type LabelOf, type TargetLabel } from './promql.js';
 import { R, type SloWindow } from './recording.js';
 import { durationSeconds, goTemplate, type Text, type ValueFormat } from './template.js';
-import type { AscodeSettings } from './thresholds.js';
+import type { AscodeSettings } from '../config/ascode.js';
 
 export type Severity = 'critical' | 'warning';
 export type AlertFile = 'workflow-alerts' | 'exporter-alerts';

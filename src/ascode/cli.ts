@@ -6,7 +6,7 @@ import { ConfigError } from '../errors.js';
 import { formatIssues, readConfigFile } from '../config/load.js';
 import { writeFiles } from './files.js';
 import { generate } from './generate.js';
-import { ascodeSchema, type AscodeSettings } from './thresholds.js';
+import { ascodeSchema, type AscodeSettings } from '../config/ascode.js';
 
 /** Reads only the `ascode` section, so a config for another machine (unreachable brokers) still works. */
 export function settingsFromFile(file: string | undefined): AscodeSettings {

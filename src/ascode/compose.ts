@@ -2,7 +2,7 @@
 // with the generated configuration mounted, so `docker compose up` is a working stack.
 import { DEFAULT_PORT } from '../config/schema.js';
 import { yamlFile, type Files } from './files.js';
-import type { AscodeSettings } from './thresholds.js';
+import type { AscodeSettings } from '../config/ascode.js';
 
 /** Service names and ports inside the compose network; provisioning and scrape targets use them. */
 export const COMPOSE = {

@@ -8,7 +8,7 @@ import type { Files } from './files.js';
 import { grafanaFiles } from './grafana.js';
 import { k8sFiles } from './k8s.js';
 import { prometheusFiles, ruleFiles } from './prometheus.js';
-import { ascodeSettings, type AscodeInput, type AscodeSettings } from './thresholds.js';
+import { ascodeSettings, type AscodeInput, type AscodeSettings } from '../config/ascode.js';
 
 export function generate(settings: AscodeSettings = ascodeSettings()): Files {
   const rules = ruleFiles(settings);

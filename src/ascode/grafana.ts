@@ -2,7 +2,7 @@
 import { dashboards } from './dashboards/index.js';
 import { jsonFile, yamlFile, type Files } from './files.js';
 import { COMPOSE } from './compose.js';
-import type { AscodeSettings } from './thresholds.js';
+import type { AscodeSettings } from '../config/ascode.js';
 
 /** Where the compose file mounts grafana/dashboards inside the Grafana container. */
 export const GRAFANA_DASHBOARDS_PATH = '/etc/grafana/dashboards';

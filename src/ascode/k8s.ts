@@ -9,7 +9,7 @@ import { DEFAULT_PORT } from '../config/schema.js';
 import { dashboards } from './dashboards/index.js';
 import { yamlFile, yamlText, type Files } from './files.js';
 import type { RuleFile } from './prometheus.js';
-import type { AscodeSettings } from './thresholds.js';
+import type { AscodeSettings } from '../config/ascode.js';
 
 const APP = 'workflow-exporter';
 const CONFIG_DIR = '/etc/workflow-exporter';

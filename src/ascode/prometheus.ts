@@ -4,7 +4,7 @@ import { alertFamilies, renderAlertRule, type AlertFamily, type AlertFile, type 
 import { yamlFile, type Files } from './files.js';
 import { exporterRecordingGroups, workflowRecordingGroups, type RecordingRule, type RuleGroupSpec } from './recording.js';
 import { expand } from './template.js';
-import type { AscodeSettings } from './thresholds.js';
+import type { AscodeSettings } from '../config/ascode.js';
 import { dashboardUrl } from './dashboards/meta.js';
 
 export type Rule = RecordingRule | RenderedAlertRule;

@@ -3,7 +3,7 @@
 // to, and both sides of a vector match carry the same labels. It infers the labels each expression
 // returns, so recording rules become known metrics with exactly the labels they produce.
 import { parser } from '@prometheus-io/lezer-promql';
-import { ALL_METRICS, seriesNames, type MetricDef } from '../sinks/metrics/catalog.js';
+import { ALL_METRICS, seriesNames, type MetricDef } from '../metrics/catalog.js';
 import { FOREIGN_METRICS, TARGET_LABELS } from './promql.js';
 
 type SyntaxNode = ReturnType<typeof parser.parse>['topNode'];

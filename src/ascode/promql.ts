@@ -1,6 +1,6 @@
 // PromQL builders over the metric catalog: selectors take a MetricDef and only its label names, so
 // a renamed metric or label breaks the build of every dashboard and rule that uses it.
-import type { MetricDef } from '../sinks/metrics/catalog.js';
+import type { MetricDef } from '../metrics/catalog.js';
 
 export type LabelOf<D> = D extends MetricDef<infer L> ? L : never;
 

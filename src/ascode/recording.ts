@@ -1,6 +1,6 @@
 // Recording rules: rates, ratios and p50/p95/p99 per workflow type, stage, agent and source,
 // named level:metric:operation (workflow:run_duration_seconds:p95_5m) so dashboards and alerts share them.
-import { catalog } from '../sinks/metrics/catalog.js';
+import { catalog } from '../metrics/catalog.js';
 import { quantile, sel, sumRate } from './promql.js';
 
 export interface RecordingRule {

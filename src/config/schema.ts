@@ -1,7 +1,7 @@
 // The configuration schema: every field described; it is both the documentation and the validator.
 import { z } from 'zod';
-import { LAG_BUCKETS, QUEUE_WAIT_BUCKETS, RUN_BUCKETS, STAGE_BUCKETS, TASK_BUCKETS, TOOL_BUCKETS } from '../sinks/metrics/catalog.js';
-import { ascodeSchema } from '../ascode/thresholds.js';
+import { LAG_BUCKETS, QUEUE_WAIT_BUCKETS, RUN_BUCKETS, STAGE_BUCKETS, TASK_BUCKETS, TOOL_BUCKETS } from './buckets.js';
+import { ascodeSchema } from './ascode.js';
 
 export const DEFAULT_PORT = 9477; // the exporter's port, next to the well-known exporter range
 export const DEFAULT_BATCH = 256; // one JetStream pull / XREADGROUP COUNT; bounds memory per fetch
@@ -389,7 +389,7 @@ export const configSchema = z
       .describe('redaction before events reach the tail; metrics never carry attributes'),
     ascode: ascodeSchema
       .prefault({})
-      .describe('thresholds, SLO targets and URLs for `workflow-exporter generate` (defaults in src/ascode/thresholds.ts)'),
+      .describe('thresholds, SLO targets and URLs for `workflow-exporter generate` (defaults in src/config/ascode.ts)'),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

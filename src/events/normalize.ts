@@ -1,7 +1,7 @@
 // Normalization: CloudEvents, presets and mappings onto the canonical candidate, before validation.
 import type { MappingConfig } from '../config/schema.js';
 import { RejectError } from '../errors.js';
-import type { RawMessage } from '../pipeline/types.js';
+import type { RawMessage } from './raw.js';
 import { fromCloudEvent, isCloudEvent } from './cloudevents.js';
 import { compileMapping } from './mapping.js';
 import { PRESETS } from './presets/index.js';

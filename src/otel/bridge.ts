@@ -12,7 +12,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { Resource } from '@opentelemetry/resources';
 import type { MetricObjectWithValues, MetricValue, MetricValueWithName, Registry } from 'prom-client';
-import { ALL_METRICS, type MetricDef } from '../sinks/metrics/catalog.js';
+import { ALL_METRICS, type MetricDef } from '../metrics/catalog.js';
 
 export const SCOPE = { name: 'workflow-exporter' };
 

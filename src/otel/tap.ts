@@ -2,9 +2,9 @@
 // every catalog histogram also records into an OpenTelemetry histogram. Installed only when OTLP is
 // on, before any event flows, so the prom-client path is untouched otherwise.
 import type { Attributes, Meter } from '@opentelemetry/api';
-import { ALL_METRICS } from '../sinks/metrics/catalog.js';
-import type { Metrics } from '../sinks/metrics/registry.js';
-import { publicApiOnly } from '../sinks/metrics/series.js';
+import { ALL_METRICS } from '../metrics/catalog.js';
+import type { Metrics } from '../metrics/registry.js';
+import { publicApiOnly } from '../metrics/series.js';
 import { unitOf } from './bridge.js';
 
 type Child = { observe(v: number): void };

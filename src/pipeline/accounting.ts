@@ -2,7 +2,7 @@
 // arrive out of order, each counted by kind so no gauge or duration goes negative behind our back.
 import type { Config } from '../config/schema.js';
 import type { WorkflowEvent } from '../events/schema.js';
-import type { ActiveRuns, LifecycleOp, LifecycleStore } from '../sinks/state/lifecycle.js';
+import type { ActiveRuns, LifecycleOp, LifecycleStore } from '../state/lifecycle.js';
 import { RecentIds } from './recent-ids.js';
 
 export type AccountingKind = 'duplicate_id' | 'late' | 'out_of_order';

@@ -5,12 +5,13 @@ import type { Config } from '../config/schema.js';
 import { RejectError, type RejectReason, errorMessage } from '../errors.js';
 import { createNormalizer, type NormalizeOptions, type Normalizer } from '../events/normalize.js';
 import type { WorkflowEvent } from '../events/schema.js';
-import type { DeadLetter, DeadLetters } from '../sinks/dead-letters/dead-letters.js';
-import type { Metrics } from '../sinks/metrics/registry.js';
-import { opFor, UNKNOWN, type LifecycleOp, type LifecycleStore } from '../sinks/state/lifecycle.js';
+import type { DeadLetter, DeadLetters } from './dead-letters.js';
+import type { Metrics } from '../metrics/registry.js';
+import { opFor, UNKNOWN, type LifecycleOp, type LifecycleStore } from '../state/lifecycle.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
 import type { Admitted, EventAccounting } from './accounting.js';
-import type { BatchHandler, BatchResult, ProcessedBatch, RawMessage, RejectedItem, Sink } from './types.js';
+import type { BatchHandler, BatchResult, ProcessedBatch, RejectedItem, Sink } from './types.js';
+import type { RawMessage } from '../events/raw.js';
 import { decode, validateEvent } from './validate.js';
 
 export const MAX_ERRORS_IN_RESULT = 20; // enough for a producer to see what is wrong, bounded response

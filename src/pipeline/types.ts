@@ -1,19 +1,8 @@
 // The contracts between sources, the pipeline and sinks.
 import type { SourceKind } from '../config/schema.js';
 import type { RejectReason } from '../errors.js';
+import type { RawMessage } from '../events/raw.js';
 import type { WorkflowEvent } from '../events/schema.js';
-
-/** One message as a source received it; the pipeline decodes it, a source never parses. */
-export interface RawMessage {
-  /** bytes or text to decode as JSON */
-  data?: string | Uint8Array;
-  /** an already-decoded JSON value (an element of an HTTP array body) */
-  value?: unknown;
-  /** NATS subject or Redis stream key; presets read the event kind from it */
-  subject?: string;
-  /** transport id (JetStream sequence, Redis entry id), kept with dead letters */
-  transportId?: string;
-}
 
 export interface RejectedItem {
   index: number;

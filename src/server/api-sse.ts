@@ -5,7 +5,7 @@ import { type SharedFrames, TailClient } from '../sinks/tail/client.js';
 import { FilterError, filterFromQuery } from '../sinks/tail/filter.js';
 import type { TailEntry } from '../sinks/tail/history.js';
 import type { TailSink } from '../sinks/tail/tail.js';
-import type { Metrics } from '../sinks/metrics/registry.js';
+import type { Metrics } from '../metrics/registry.js';
 import type { Auth } from './auth.js';
 import { MAX_AFTER_ID } from './tail-ws.js';
 

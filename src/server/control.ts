@@ -6,7 +6,7 @@ import type { Config } from '../config/schema.js';
 import { CONTROL_ACTIONS, makeCommand, type ControlAction, type ControlBus, type ControlOutcome } from '../control/command.js';
 import type { QueueControlBus } from '../control/queue.js';
 import { MAX_ID } from '../events/schema.js';
-import type { Metrics } from '../sinks/metrics/registry.js';
+import type { Metrics } from '../metrics/registry.js';
 import type { AuditEntry, AuditLog } from './audit.js';
 
 export type Role = 'read' | 'ingest' | 'operator'; // the roles of server/auth.ts

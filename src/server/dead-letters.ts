@@ -1,7 +1,7 @@
 // GET /api/dead-letters: the newest rejected messages with their reasons.
 import type { FastifyPluginAsync } from 'fastify';
 import { REJECT_REASONS } from '../errors.js';
-import type { DeadLetters } from '../sinks/dead-letters/dead-letters.js';
+import type { DeadLetters } from '../pipeline/dead-letters.js';
 
 export const deadLettersPlugin: FastifyPluginAsync<{ deadLetters: DeadLetters }> = async (app, { deadLetters }) => {
   app.get('/api/dead-letters', async (req, reply) => {

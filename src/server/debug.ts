@@ -2,8 +2,8 @@
 // distinct values and overflow counts, so an SRE sees what is about to blow up before it does.
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { CardinalityGuard } from '../pipeline/guard.js';
-import type { Metrics } from '../sinks/metrics/registry.js';
+import type { CardinalityGuard } from '../metrics/guard.js';
+import type { Metrics } from '../metrics/registry.js';
 import type { Hook } from './control.js';
 
 export const DEFAULT_TOP = 10;

@@ -1,7 +1,7 @@
 // GET /metrics: Prometheus text by default, OpenMetrics when the scraper asks for it.
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
-import { renderPrometheus } from '../sinks/metrics/render.js';
+import { renderPrometheus } from '../metrics/render.js';
 import { promClient } from '../util/cjs.js';
 
 const { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } = promClient.Registry;

@@ -6,7 +6,7 @@ import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/schema.js';
-import { VERSION } from '../sinks/metrics/registry.js';
+import { VERSION } from '../metrics/registry.js';
 
 /** Beside this module: src/server -> src/page when run from source, dist/server -> dist/page when built. */
 export const PAGE_DIR = fileURLToPath(new URL('../page/', import.meta.url));

@@ -1,6 +1,6 @@
 // GET /api/runs/overdue: open runs past the deadline of their workflow type, most overdue first.
 import type { FastifyPluginAsync } from 'fastify';
-import { DEFAULT_OVERDUE_LIST_LIMIT, MAX_OVERDUE_LIST_LIMIT, type OverdueRuns } from '../sinks/state/overdue.js';
+import { DEFAULT_OVERDUE_LIST_LIMIT, MAX_OVERDUE_LIST_LIMIT, type OverdueRuns } from '../state/overdue.js';
 import type { Hook } from './control.js';
 
 export const runsPlugin: FastifyPluginAsync<{ overdue: OverdueRuns; read: Hook }> = async (app, { overdue, read }) => {

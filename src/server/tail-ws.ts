@@ -5,7 +5,7 @@ import { droppedFrame, eventsFrame, type SharedFrames, TailClient } from '../sin
 import { FilterError, parseFilter } from '../sinks/tail/filter.js';
 import type { TailEntry } from '../sinks/tail/history.js';
 import type { TailSink } from '../sinks/tail/tail.js';
-import type { Metrics } from '../sinks/metrics/registry.js';
+import type { Metrics } from '../metrics/registry.js';
 import type { Auth } from './auth.js';
 import { requireCjs } from '../util/cjs.js';
 

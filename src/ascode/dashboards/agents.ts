@@ -1,9 +1,9 @@
 // Agents: tasks and errors per agent, task latency percentiles, and a last-seen matrix in which a
 // silent agent turns red at a glance.
-import { catalog as c } from '../../sinks/metrics/catalog.js';
+import { catalog as c } from '../../metrics/catalog.js';
 import { num, quantile, rec, sel, sumRate } from '../promql.js';
 import { QUANTILES, R } from '../recording.js';
-import type { AscodeSettings } from '../thresholds.js';
+import type { AscodeSettings } from '../../config/ascode.js';
 import { v, type DashboardSpec } from './common.js';
 
 const RI = '$__rate_interval';

@@ -10,10 +10,10 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as statushistory from '@grafana/grafana-foundation-sdk/statushistory';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { catalog, type MetricDef } from '../../sinks/metrics/catalog.js';
+import { catalog, type MetricDef } from '../../metrics/catalog.js';
 import { HEADER } from '../files.js';
 import type { LabelOf } from '../promql.js';
-import type { AscodeSettings } from '../thresholds.js';
+import type { AscodeSettings } from '../../config/ascode.js';
 import { DASHBOARDS, type DashboardKey } from './meta.js';
 
 /** Every panel queries the data source the `datasource` variable picks. */

@@ -1,9 +1,9 @@
 // Exporter health: events in and rejected by reason, sources (up, pending, lag, errors), the live
 // tail (clients, drops), label overflow, dead letters, and the process itself.
-import { catalog as c } from '../../sinks/metrics/catalog.js';
+import { catalog as c } from '../../metrics/catalog.js';
 import { foreign, increase, quantile, rate, rec, sel, sumRate } from '../promql.js';
 import { QUANTILES, R } from '../recording.js';
-import type { AscodeSettings } from '../thresholds.js';
+import type { AscodeSettings } from '../../config/ascode.js';
 import { v, type DashboardSpec } from './common.js';
 
 const RI = '$__rate_interval';

@@ -1,6 +1,6 @@
 // The dashboards, built to Grafana JSON; a new dashboard is one module and one line here.
 import type * as dash from '@grafana/grafana-foundation-sdk/dashboard';
-import type { AscodeSettings } from '../thresholds.js';
+import type { AscodeSettings } from '../../config/ascode.js';
 import { agentsDashboard } from './agents.js';
 import { buildDashboard, type DashboardSpec } from './common.js';
 import { exporterDashboard } from './exporter.js';

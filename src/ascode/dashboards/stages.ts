@@ -1,8 +1,8 @@
 // Stages: latency percentiles and failures per workflow type and stage.
-import { catalog as c } from '../../sinks/metrics/catalog.js';
+import { catalog as c } from '../../metrics/catalog.js';
 import { increase, rec, sel, sumRate } from '../promql.js';
 import { QUANTILES, R } from '../recording.js';
-import type { AscodeSettings } from '../thresholds.js';
+import type { AscodeSettings } from '../../config/ascode.js';
 import { v, type DashboardSpec } from './common.js';
 
 const RI = '$__rate_interval';

@@ -1,7 +1,7 @@
 // Preset agentic-sdlc: the orchestrator's upper-case workflow events (WORKFLOW_CREATED, STAGE_COMPLETE, …)
 // and its agents' results, as they land in Redis streams.
 import { RejectError } from '../../errors.js';
-import type { RawMessage } from '../../pipeline/types.js';
+import type { RawMessage } from '../raw.js';
 import {
   compact,
   derivedId,
@@ -18,7 +18,7 @@ import {
   unmapped,
   type Obj,
 } from './common.js';
-import type { Preset } from './index.js';
+import type { Preset } from './preset.js';
 
 const NAME = 'agentic-sdlc';
 

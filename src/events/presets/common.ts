@@ -1,7 +1,7 @@
 // Small readers the presets share: ids from hashes, timestamps, priorities and tolerant field access.
 import { hash } from 'node:crypto';
 import { RejectError } from '../../errors.js';
-import type { RawMessage } from '../../pipeline/types.js';
+import type { RawMessage } from '../raw.js';
 import type { Priority } from '../schema.js';
 
 export type Obj = Record<string, unknown>;

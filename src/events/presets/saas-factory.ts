@@ -1,8 +1,8 @@
 // Preset saas-factory: the event dashboard's messages {event_type, data, timestamp, source, priority}
 // (agent_request, agent_response, agent_error, system_health, metrics, alerts).
-import type { RawMessage } from '../../pipeline/types.js';
+import type { RawMessage } from '../raw.js';
 import { compact, derivedId, firstNum, firstStr, firstTime, isObj, mapPriority, pickInto, str, UNKNOWN, unmapped, type Obj } from './common.js';
-import type { Preset } from './index.js';
+import type { Preset } from './preset.js';
 
 const NAME = 'saas-factory';
 

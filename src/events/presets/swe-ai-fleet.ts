@@ -1,7 +1,7 @@
 // Preset swe-ai-fleet: NATS JetStream events of the planning, orchestrator and context services and of
 // the Ray agents, read by subject (planning.story.created, agent.response.completed, …).
 import { RejectError } from '../../errors.js';
-import type { RawMessage } from '../../pipeline/types.js';
+import type { RawMessage } from '../raw.js';
 import {
   compact,
   derivedId,
@@ -15,7 +15,7 @@ import {
   unmapped,
   type Obj,
 } from './common.js';
-import type { Preset } from './index.js';
+import type { Preset } from './preset.js';
 
 const NAME = 'swe-ai-fleet';
 

@@ -1,10 +1,10 @@
 // The workflow-platform semantics sink: model tokens and cost, tool calls, queue wait, and the
 // per-source last-event time the dead-man alert reads. Beside the metrics sink so each stays small.
-import type { CardinalityGuard } from '../../pipeline/guard.js';
+import type { CardinalityGuard } from '../../metrics/guard.js';
 import type { ProcessedBatch, Sink } from '../../pipeline/types.js';
 import { parseTime } from '../../pipeline/validate.js';
-import { UNKNOWN } from '../state/lifecycle.js';
-import type { Metrics } from './registry.js';
+import { UNKNOWN } from '../../state/lifecycle.js';
+import type { Metrics } from '../../metrics/registry.js';
 import { Children, counterChildren, histogramChildren } from './sink.js';
 
 type Inc = { inc(v?: number): void };

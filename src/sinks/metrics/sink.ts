@@ -1,10 +1,10 @@
 // The metrics sink: turns validated events (and lifecycle durations) into the catalog's series.
 import type { Counter, Histogram } from 'prom-client';
-import type { CardinalityGuard } from '../../pipeline/guard.js';
+import type { CardinalityGuard } from '../../metrics/guard.js';
 import type { ProcessedBatch, Sink } from '../../pipeline/types.js';
-import { outcomeOf, UNKNOWN } from '../state/lifecycle.js';
-import type { Metrics } from './registry.js';
-import { CounterSeries, HistogramSeries } from './series.js';
+import { outcomeOf, UNKNOWN } from '../../state/lifecycle.js';
+import type { Metrics } from '../../metrics/registry.js';
+import { CounterSeries, HistogramSeries } from '../../metrics/series.js';
 
 type Inc = { inc(v?: number): void };
 type Obs = { observe(v: number): void };

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Config, SourceConfig } from '../../config/schema.js';
 import { createNormalizer } from '../../events/normalize.js';
 import type { WorkflowEvent } from '../../events/schema.js';
-import type { RawMessage } from '../../pipeline/types.js';
+import type { RawMessage } from '../../events/raw.js';
 import { decode, validateEvent } from '../../pipeline/validate.js';
 import { natsConnectOptions } from '../../sources/nats-jetstream/connect.js';
 import { entryToRaw, redisConnectOptions, type Entry } from '../../sources/redis-streams/connect.js';

@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, test } from 'vitest';
 import { configFrom } from '../../config/load.js';
 import type { WorkflowEvent } from '../../events/schema.js';
-import { createMetrics } from '../metrics/registry.js';
+import { createMetrics } from '../../metrics/registry.js';
 import { eventsFrame, type SharedFrames, TailClient } from './client.js';
 import { parseFilter } from './filter.js';
 import type { TailEntry } from './history.js';

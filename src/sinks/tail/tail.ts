@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Config, SourceConfig } from '../../config/schema.js';
 import type { WorkflowEvent } from '../../events/schema.js';
 import type { ProcessedBatch, Sink } from '../../pipeline/types.js';
-import type { Metrics } from '../metrics/registry.js';
+import type { Metrics } from '../../metrics/registry.js';
 import { SharedFrames, type TailClient, type Transport } from './client.js';
 import { compileFilter, type TailFilter } from './filter.js';
 import { History, type TailEntry } from './history.js';

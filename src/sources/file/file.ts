@@ -1,7 +1,8 @@
 // The file source: replays an NDJSON file through the pipeline, for backfills and reproductions.
 import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { BatchHandler, RawMessage, Source, SourceStatus } from '../../pipeline/types.js';
+import type { BatchHandler, Source, SourceStatus } from '../../pipeline/types.js';
+import type { RawMessage } from '../../events/raw.js';
 
 export interface FileTotals {
   lines: number;

@@ -1,9 +1,10 @@
 // The http source: POST /api/events with one event, a JSON array, or NDJSON; size-limited.
 import { isAscii } from 'node:buffer';
 import type { FastifyInstance, FastifyPluginAsync, onRequestHookHandler } from 'fastify';
-import type { BatchHandler, BatchResult, RawMessage, Source, SourceStatus } from '../../pipeline/types.js';
-import type { Metrics } from '../../sinks/metrics/registry.js';
-import type { DeadLetters } from '../../sinks/dead-letters/dead-letters.js';
+import type { BatchHandler, BatchResult, Source, SourceStatus } from '../../pipeline/types.js';
+import type { RawMessage } from '../../events/raw.js';
+import type { Metrics } from '../../metrics/registry.js';
+import type { DeadLetters } from '../../pipeline/dead-letters.js';
 
 export const INGEST_PATH = '/api/events';
 const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/json-seq'];

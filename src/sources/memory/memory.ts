@@ -1,5 +1,6 @@
 // The memory source: an in-process queue that embedders and tests push events into.
-import type { BatchHandler, BatchResult, RawMessage, Source, SourceStatus } from '../../pipeline/types.js';
+import type { BatchHandler, BatchResult, Source, SourceStatus } from '../../pipeline/types.js';
+import type { RawMessage } from '../../events/raw.js';
 
 export class MemorySource implements Source {
   readonly kind = 'memory' as const;

@@ -2,7 +2,7 @@
 // entry becomes a raw message. Used by the source, the tail's history read-back and the tail follower.
 import type { RedisOptions } from 'ioredis';
 import type { SourceConfig } from '../../config/schema.js';
-import type { RawMessage } from '../../pipeline/types.js';
+import type { RawMessage } from '../../events/raw.js';
 import { readSecretFile } from '../../util/secret.js';
 
 /** An entry as ioredis' Buffer commands return it; fields is null for an entry deleted while pending. */

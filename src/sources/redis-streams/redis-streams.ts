@@ -5,9 +5,10 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { SourceConfig } from '../../config/schema.js';
 import { SourceError } from '../../errors.js';
-import type { BatchHandler, RawMessage, Source, SourceStatus } from '../../pipeline/types.js';
-import type { DeadLetter, DeadLetterOutput } from '../../sinks/dead-letters/dead-letters.js';
-import type { Metrics } from '../../sinks/metrics/registry.js';
+import type { BatchHandler, Source, SourceStatus } from '../../pipeline/types.js';
+import type { RawMessage } from '../../events/raw.js';
+import type { DeadLetter, DeadLetterOutput } from '../../pipeline/dead-letters.js';
+import type { Metrics } from '../../metrics/registry.js';
 import { loadRedis } from '../../util/bus-clients.js';
 import { entryToRaw, redisConnectOptions, type Entry } from './connect.js';
 

@@ -1,5 +1,5 @@
 // Dead letters: every rejected message, kept in a bounded ring and, when configured, on a bus.
-import type { RejectReason } from '../../errors.js';
+import type { RejectReason } from '../errors.js';
 import type { Metrics } from '../metrics/registry.js';
 
 /** Applies the configured redaction to a parsed JSON value (pipeline/redact.ts). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileRedaction } from '../../pipeline/redact.js';
+import { compileRedaction } from './redact.js';
 import { DeadLetters, type RawRedactor } from './dead-letters.js';
 
 const redactor = (mode: 'mask' | 'remove') =>
@@ -56,7 +56,7 @@ describe('dead letters of string messages', () => {
     const { runInNewContext } = await import('node:vm');
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
-    const { splitNdjson } = await import('../../sources/http/http.js');
+    const { splitNdjson } = await import('../sources/http/http.js');
     const dl = new DeadLetters(64, 4096);
     gc();
     // large strings live outside the heap (external), smaller ones in it: count both

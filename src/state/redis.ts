@@ -1,6 +1,6 @@
 // Redis lifecycle store: start times and open runs shared by replicas and kept across restarts.
 import type { Redis } from 'ioredis';
-import { loadRedis } from '../../util/bus-clients.js';
+import { loadRedis } from '../util/bus-clients.js';
 import type { ActiveRuns, AnomalyCounter, LifecycleOp, LifecycleStore, OpenRun } from './lifecycle.js';
 
 // One round trip per batch: every op of the batch runs in one atomic script, so a start handled by

@@ -1,8 +1,8 @@
 // Registers the catalog with prom-client on a given registry; one factory, no module singletons.
 import type * as Prom from 'prom-client';
 import type { Registry } from 'prom-client';
-import { promClient as client } from '../../util/cjs.js';
-import type { Config } from '../../config/schema.js';
+import { promClient as client } from '../util/cjs.js';
+import type { Config } from '../config/schema.js';
 import { catalog, type MetricDef } from './catalog.js';
 
 type Labels<D> = D extends MetricDef<infer L> ? L : never;

@@ -1,5 +1,6 @@
 // The one metric catalog: names, types, help, labels and default buckets. The metrics sink
 // registers exactly these; dashboards, rules and tests import them, so a rename moves everything.
+import { BATCH_BUCKETS, LAG_BUCKETS, QUEUE_WAIT_BUCKETS, RUN_BUCKETS, STAGE_BUCKETS, TASK_BUCKETS, TOOL_BUCKETS } from '../config/buckets.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
@@ -15,21 +16,6 @@ export interface MetricDef<L extends string = string> {
 function def<const L extends string>(d: MetricDef<L>): MetricDef<L> {
   return d;
 }
-
-// Runs last seconds to hours: buckets from 1 s to 2 h.
-export const RUN_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200] as const;
-// Stages last sub-second to tens of minutes.
-export const STAGE_BUCKETS = [0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800] as const;
-// Tasks and agent calls: tens of milliseconds to minutes (LLM calls sit in 1–60 s).
-export const TASK_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300] as const;
-// Delivery lag: a healthy bus is sub-second; minutes mean a consumer fell behind.
-export const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300] as const;
-// Pipeline batches are processed in microseconds to tens of milliseconds.
-export const BATCH_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] as const;
-// Queue wait: a task picked up at once (milliseconds) to a backlog of an hour.
-export const QUEUE_WAIT_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600] as const;
-// Tool calls: local tools in milliseconds, remote APIs and searches in seconds to a minute or two.
-export const TOOL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120] as const;
 
 export const catalog = {
   eventsTotal: def({

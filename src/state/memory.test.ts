@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryLifecycleStore } from './memory.js';
 import { opFor, outcomeOf, type LifecycleOp } from './lifecycle.js';
-import type { WorkflowEvent } from '../../events/schema.js';
+import type { WorkflowEvent } from '../events/schema.js';
 
 function ev(type: string, extra: Partial<WorkflowEvent> = {}): WorkflowEvent {
   return { id: `${type}-${Math.random()}`, type, time: '2026-11-20T10:00:00Z', source: 's', priority: 'normal', ...extra };

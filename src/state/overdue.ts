@@ -1,7 +1,7 @@
 // Stuck runs: open runs past the deadline of their workflow type, read from the lifecycle store, so
 // the count survives a restart and agrees across replicas when the store is Redis.
-import type { Config } from '../../config/schema.js';
-import type { CardinalityGuard } from '../../pipeline/guard.js';
+import type { Config } from '../config/schema.js';
+import type { CardinalityGuard } from '../metrics/guard.js';
 import type { LifecycleStore } from './lifecycle.js';
 
 export const DEFAULT_OVERDUE_LIST_LIMIT = 100; // a page of stuck runs; the gauge has the full count

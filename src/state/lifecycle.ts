@@ -1,5 +1,5 @@
 // Lifecycle state: start events matched to their end events, and the open runs behind workflow_runs_active.
-import type { WorkflowEvent } from '../../events/schema.js';
+import type { WorkflowEvent } from '../events/schema.js';
 
 export type AnomalyKind = 'end_without_start' | 'duplicate_start' | 'end_before_start' | 'evicted' | 'pause_without_start';
 export type AnomalyCounter = (kind: AnomalyKind) => void;
