@@ -12,6 +12,7 @@ import { TailSink } from '../src/sinks/tail/tail.js';
 import { uniqueName } from './helpers/brokers.js';
 import { useBuses } from './helpers/buses.js';
 import { startApp, waitFor, type TestApp } from './helpers/app.js';
+import { value } from './helpers/metrics.js';
 import { publish, tailEvent } from './helpers/tail.js';
 
 interface Page {
@@ -59,6 +60,41 @@ describe('GET /api/events', () => {
         expect(body.error).toBe('bad_request');
         expect(body.message).toMatch(message);
       }
+    } finally {
+      await a.close();
+    }
+  });
+});
+
+describe('GET /api/events: the cost of a query is bounded', () => {
+  test('filters past their limits get 400 filter_limit, counted; a page stops at maxScanPerRequest with next_before', async () => {
+    const a = await startApp({ tail: { historySize: 1000, maxScanPerRequest: 300 } });
+    try {
+      await publish(a.url, range(1, 1000).map((id, i) => tailEvent(id, { type: i % 100 === 0 ? 'task.failed' : 'task.completed' })));
+      // the shape of the issue's attack: 60 globs of 256 characters each
+      const hostile = Array.from({ length: 60 }, () => '*a'.repeat(128)).join(',');
+      for (const query of [`?types=${hostile}`, `?types=${Array.from({ length: 17 }, (_, i) => `t${i}.*`).join(',')}`, `?types=${'a'.repeat(129)}`]) {
+        const res = await fetch(`${a.url}/api/events${query}`);
+        expect(res.status).toBe(400);
+        const body = (await res.json()) as { error: string; message: string };
+        expect(body.error).toBe('filter_limit');
+        expect(body.message).toMatch(/^filter\.types(\.0)?: Too big: expected (array to have <=16 items|string to have <=128 characters)$/);
+      }
+      const exp = await fetch(`${a.url}/api/events/export?types=${hostile}`);
+      expect(exp.status).toBe(400);
+      expect(((await exp.json()) as { error: string }).error).toBe('filter_limit');
+      expect(value(await a.scrape(), 'workflow_exporter_tail_rejected_total', { transport: 'api', reason: 'filter_limit' })).toBe(4);
+
+      // one failure in 100: 300 entries looked at find 3 of the 10, then the cursor goes on
+      const p1 = (await history(a, '?types=task.failed&limit=10')) as Page & { scanned: number };
+      expect(ids(p1)).toEqual(['h901', 'h801', 'h701']);
+      expect(p1.scanned).toBe(300);
+      expect(p1.next_before).toBe(701);
+      const p2 = (await history(a, `?types=task.failed&limit=10&before=${p1.next_before}`)) as Page & { scanned: number };
+      expect(ids(p2)).toEqual(['h601', 'h501', 'h401']);
+      // the export is the whole history (in slices), not one page
+      const all = await (await fetch(`${a.url}/api/events/export?types=task.failed`)).text();
+      expect(all.trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(Array.from({ length: 10 }, (_, i) => `h${i * 100 + 1}`));
     } finally {
       await a.close();
     }

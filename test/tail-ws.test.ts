@@ -233,6 +233,8 @@ describe('GET /ws/events', () => {
       [{ type: 'unsubscribe' }, 'invalid_message', /unknown message type "unsubscribe"/],
       [{ type: 'subscribe', filter: { types: 'task.*' } }, 'invalid_filter', /^filter\.types: /],
       [{ type: 'subscribe', filter: { colour: 'red' } }, 'invalid_filter', /colour/],
+      [{ type: 'subscribe', filter: { types: Array.from({ length: 60 }, () => '*a'.repeat(128)) } }, 'filter_limit', /^filter\.types: Too big: expected array to have <=16 items$/],
+      [{ type: 'subscribe', filter: { types: ['*a'.repeat(65)] } }, 'filter_limit', /^filter\.types\.0: Too big: expected string to have <=128 characters$/],
       [{ type: 'subscribe', replay: -1 }, 'invalid_message', /^replay must be an integer from 0 to 10000$/],
       [{ type: 'subscribe', replay: 1.5 }, 'invalid_message', /^replay must be/],
       [{ type: 'subscribe', after: 7 }, 'invalid_message', /^after must be an event id/],
@@ -255,6 +257,7 @@ describe('GET /ws/events', () => {
     expect(value(text, 'workflow_exporter_tail_rejected_total', { transport: 'websocket', reason: 'invalid_json' })).toBe(1);
     expect(value(text, 'workflow_exporter_tail_rejected_total', { transport: 'websocket', reason: 'invalid_message' })).toBe(5);
     expect(value(text, 'workflow_exporter_tail_rejected_total', { transport: 'websocket', reason: 'invalid_filter' })).toBe(2);
+    expect(value(text, 'workflow_exporter_tail_rejected_total', { transport: 'websocket', reason: 'filter_limit' })).toBe(2);
   });
 
   test('snapshots arrive every interval with the window statistics', async () => {

@@ -322,6 +322,14 @@ export const configSchema = z
             'read every NATS stream and Redis key of the bus sources a second time, without a durable consumer or group, so the tail of each replica shows every event, not its share; auto is on when a nats-jetstream or redis-streams source exists',
           ),
         maxReplay: z.number().int().min(0).max(1_000_000).default(10_000).describe('events one subscribe may ask to replay'),
+        maxScanPerRequest: z
+          .number()
+          .int()
+          .min(100)
+          .default(10_000)
+          .describe(
+            'history entries one GET /api/events page or one replay may look at through its filter (matching yields the event loop every 10 ms); a page that stopped there comes back short with next_before to go on from, a replay with what it found',
+          ),
         batchIntervalMs: z.number().int().min(1).max(1000).default(20).describe('one frame per client per interval: a frame per event costs ~26x the CPU'),
         maxWritesPerSecond: z
           .number()

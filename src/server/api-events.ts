@@ -1,19 +1,20 @@
 // GET /api/events: the tail's history with the tail's filters, newest first, paged with a `before` cursor.
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import { FilterError, filterFromQuery, compileFilter, type Predicate } from '../sinks/tail/filter.js';
+import { FilterError, filterErrorName, filterFromQuery, compileFilter, type Predicate } from '../sinks/tail/filter.js';
 import type { TailSink } from '../sinks/tail/tail.js';
 import type { Auth } from './auth.js';
 
 export const DEFAULT_PAGE = 100;
 export const MAX_PAGE = 10_000;
 
-/** The predicate of a history query, or a 400 already sent (and undefined returned). */
-export function queryFilter(query: Record<string, unknown>, reply: FastifyReply): Predicate | undefined {
+/** The predicate of a history query, or a 400 already sent (counted, and undefined returned). */
+export function queryFilter(query: Record<string, unknown>, reply: FastifyReply, tail: TailSink): Predicate | undefined {
   try {
     return compileFilter(filterFromQuery(query));
   } catch (err) {
     if (!(err instanceof FilterError)) throw err;
-    void reply.code(400).send({ error: 'bad_request', message: err.message });
+    tail.countRejected('api', err.code);
+    void reply.code(400).send({ error: filterErrorName(err), message: err.message });
     return undefined;
   }
 }
@@ -29,13 +30,10 @@ export const eventsApiPlugin: FastifyPluginAsync<{ tail: TailSink; auth: Auth }>
     if (before !== Infinity && (!Number.isInteger(before) || before < 1)) {
       return reply.code(400).send({ error: 'bad_request', message: 'before must be a positive integer (next_before of the previous page)' });
     }
-    const match = queryFilter(q, reply);
+    const match = queryFilter(q, reply, tail);
     if (!match) return reply;
-    const page = tail.history.page(match, limit, before);
-    const last = page[page.length - 1];
-    // there may be more when the page is full and older entries are still held
-    const more = page.length === limit && last !== undefined && last.seq > tail.history.oldestSeq;
+    const page = await tail.history.query(match, limit, before, { maxScan: tail.config.maxScanPerRequest });
     reply.header('content-type', 'application/json; charset=utf-8');
-    return `{"events":[${page.map((e) => e.json()).join(',')}],"next_before":${more ? last.seq : null},"history":{"size":${tail.history.size},"capacity":${tail.history.capacity}}}`;
+    return `{"events":[${page.entries.map((e) => e.json()).join(',')}],"next_before":${page.nextBefore},"scanned":${page.scanned},"history":{"size":${tail.history.size},"capacity":${tail.history.capacity}}}`;
   });
 };

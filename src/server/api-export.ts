@@ -82,10 +82,11 @@ export const exportApiPlugin: FastifyPluginAsync<{ tail: TailSink; auth: Auth }>
     if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) {
       return reply.code(400).send({ error: 'bad_request', message: 'limit must be a positive integer (the newest N matching events)' });
     }
-    const match = queryFilter(q, reply);
+    const match = queryFilter(q, reply, tail);
     if (!match) return reply;
-    // references to what the ring holds now; the ring may move on while the download streams
-    const entries = tail.history.select(match, limit);
+    // references to what the ring holds now; the ring may move on while the download streams. The
+    // whole history is the export's job (no scan budget), in slices so the loop is never held long
+    const entries = (await tail.history.query(match, limit)).entries.reverse();
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     reply.header('content-disposition', `attachment; filename="workflow-events-${stamp}.${format}"`);
     reply.header('cache-control', 'no-store');

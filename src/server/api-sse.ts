@@ -2,7 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { type SharedFrames, TailClient } from '../sinks/tail/client.js';
-import { FilterError, filterFromQuery } from '../sinks/tail/filter.js';
+import { FilterError, filterErrorName, filterFromQuery } from '../sinks/tail/filter.js';
 import type { TailEntry } from '../sinks/tail/history.js';
 import type { TailSink } from '../sinks/tail/tail.js';
 import type { Metrics } from '../metrics/registry.js';
@@ -84,8 +84,8 @@ export const sseApiPlugin: FastifyPluginAsync<SseOptions> = async (app, { tail, 
       filter = filterFromQuery(query);
     } catch (err) {
       if (!(err instanceof FilterError)) throw err;
-      metrics.tailRejected.labels('sse', 'invalid_filter').inc();
-      return reply.code(400).send({ error: 'bad_request', message: err.message });
+      metrics.tailRejected.labels('sse', err.code).inc();
+      return reply.code(400).send({ error: filterErrorName(err), message: err.message });
     }
     const replay = query.replay === undefined ? 0 : Number(query.replay);
     if (!Number.isInteger(replay) || replay < 0 || replay > cfg.maxReplay) {

@@ -23,7 +23,7 @@ export const CLOSE = {
   tryAgainLater: 1013, // client limit reached
 } as const;
 
-export type TailRejectReason = 'invalid_json' | 'invalid_message' | 'invalid_filter' | 'too_large' | 'rate_limited' | 'too_many_clients';
+export type TailRejectReason = 'invalid_json' | 'invalid_message' | 'invalid_filter' | 'filter_limit' | 'too_large' | 'rate_limited' | 'too_many_clients';
 
 /** a text frame, uncompressed (the server offers no permessage-deflate), also for UTF-8 bytes */
 const TEXT = { binary: false, compress: false } as const;
@@ -161,7 +161,7 @@ export const tailWsPlugin: FastifyPluginAsync<TailWsOptions> = async (app, { tai
             filter = parseFilter(m.filter);
           } catch (err) {
             if (!(err instanceof FilterError)) throw err;
-            error('invalid_filter', err.message);
+            error(err.code, err.message);
             return;
           }
           const r = tail.subscribe(client, filter, replay, m.after as string | undefined);

@@ -5,12 +5,18 @@ import type { WorkflowEvent } from '../../events/schema.js';
 export const MAX_FILTER_VALUES = 64; // per list; a filter is typed by a person, not generated
 export const MAX_FILTER_VALUE_LENGTH = 256; // as long as the longest id or name an event may carry
 
+// a glob costs every event it is matched against: fewer and shorter than other values. 16 covers
+// the lifecycle families twice over; 128 is the longest event type (events/schema.ts)
+export const MAX_GLOBS = 16;
+export const MAX_GLOB_LENGTH = 128;
+
 const value = z.string().min(1).max(MAX_FILTER_VALUE_LENGTH);
 const list = z.array(value).max(MAX_FILTER_VALUES);
+const globs = z.array(z.string().min(1).max(MAX_GLOB_LENGTH)).max(MAX_GLOBS);
 
 export const tailFilterSchema = z
   .object({
-    types: list.optional().describe('event types; * matches any run of characters, e.g. task.* or *.failed'),
+    types: globs.optional().describe(`event types; * matches any run of characters, e.g. task.* or *.failed; at most ${MAX_GLOBS} globs of ${MAX_GLOB_LENGTH} characters`),
     sources: list.optional().describe("the events' emitting source field, e.g. orchestrator"),
     workflow_types: list.optional(),
     workflow_id: z.union([value, list]).optional().describe('one workflow id or a list'),
@@ -35,38 +41,102 @@ export const MATCH_ALL: Predicate = () => true;
 
 export const GLOB_MEMO_MAX = 4096; // distinct event types remembered per filter; types are few (a label)
 
+/** Counts the character comparisons of a match, for tests and benchmarks that bound the work. */
+export interface MatchMeter {
+  steps: number;
+}
+
 /**
- * Wildcard match (`*` spans any characters) in O(pattern x text) at worst: no regular expression,
- * so a hostile filter such as *a*a*a*…*b cannot make matching exponential.
+ * A wildcard pattern (`*` spans any run of characters, everything else is literal), compiled once.
+ * Matching costs O(text + pattern) whatever the pattern: the literal before the first star must
+ * start the text, the one after the last star must end it, and the segments between are found left
+ * to right, each at its leftmost place, with Knuth–Morris–Pratt (the leftmost place is always safe
+ * with `*` as the only wildcard). No regular expression and no backtracking: a greedy two-pointer
+ * match is O(pattern x text) on `*aaaa…ab`, and a filter is typed by whoever connects.
  */
-export function globMatch(p: string, s: string): boolean {
-  let pi = 0;
-  let si = 0;
-  let star = -1;
-  let mark = 0;
-  while (si < s.length) {
-    if (pi < p.length && p[pi] === '*') {
-      star = pi++;
-      mark = si;
-    } else if (pi < p.length && p[pi] === s[si]) {
-      pi++;
-      si++;
-    } else if (star >= 0) {
-      pi = star + 1;
-      si = ++mark;
-    } else return false;
+export class Glob {
+  private readonly exact: boolean;
+  private readonly head: string;
+  private readonly tail: string;
+  private readonly middle: { seg: string; fail: Int32Array }[];
+  private readonly minLength: number;
+
+  constructor(readonly pattern: string) {
+    const parts = pattern.split('*');
+    this.exact = parts.length === 1;
+    this.head = parts[0];
+    this.tail = this.exact ? '' : parts[parts.length - 1];
+    this.middle = parts
+      .slice(1, -1)
+      .filter((seg) => seg.length > 0)
+      .map((seg) => ({ seg, fail: failureTable(seg) }));
+    this.minLength = this.head.length + this.tail.length + this.middle.reduce((n, m) => n + m.seg.length, 0);
   }
-  while (pi < p.length && p[pi] === '*') pi++;
-  return pi === p.length;
+
+  match(s: string, meter?: MatchMeter): boolean {
+    if (this.exact) {
+      if (meter) meter.steps += Math.min(s.length, this.pattern.length) + 1;
+      return s === this.pattern;
+    }
+    if (s.length < this.minLength) return false;
+    if (meter) meter.steps += this.head.length + this.tail.length;
+    if (!s.startsWith(this.head) || !s.endsWith(this.tail)) return false;
+    let pos = this.head.length;
+    const end = s.length - this.tail.length;
+    for (const { seg, fail } of this.middle) {
+      const at = kmpIndexOf(s, pos, end, seg, fail, meter);
+      if (at < 0) return false;
+      pos = at + seg.length;
+    }
+    return true;
+  }
+}
+
+/** fail[i]: length of the longest proper prefix of seg[0..i] that is also its suffix. */
+function failureTable(seg: string): Int32Array {
+  const fail = new Int32Array(seg.length);
+  for (let i = 1, k = 0; i < seg.length; i++) {
+    while (k > 0 && seg[i] !== seg[k]) k = fail[k - 1];
+    if (seg[i] === seg[k]) k++;
+    fail[i] = k;
+  }
+  return fail;
+}
+
+/** First index >= from where seg lies wholly before end, or -1; each text character is read once. */
+function kmpIndexOf(s: string, from: number, end: number, seg: string, fail: Int32Array, meter?: MatchMeter): number {
+  let k = 0;
+  let steps = 0;
+  for (let i = from; i < end; i++) {
+    while (k > 0 && s[i] !== seg[k]) {
+      k = fail[k - 1];
+      steps++;
+    }
+    steps++;
+    if (s[i] === seg[k] && ++k === seg.length) {
+      if (meter) meter.steps += steps;
+      return i - seg.length + 1;
+    }
+  }
+  if (meter) meter.steps += steps;
+  return -1;
+}
+
+/** One wildcard match; a filter compiles its globs once instead (compileFilter). */
+export function globMatch(p: string, s: string, meter?: MatchMeter): boolean {
+  return new Glob(p).match(s, meter);
 }
 
 /** Any of the globs, remembered per distinct text: an event type is matched once, then looked up. */
-function globMatcher(globs: string[]): (s: string) => boolean {
+function globMatcher(patterns: string[]): (s: string) => boolean {
+  const unique = [...new Set(patterns)];
+  if (unique.includes('*')) return () => true;
+  const globs = unique.map((p) => new Glob(p));
   const memo = new Map<string, boolean>();
   return (s) => {
     let r = memo.get(s);
     if (r === undefined) {
-      r = globs.some((g) => globMatch(g, s));
+      r = globs.some((g) => g.match(s));
       if (memo.size >= GLOB_MEMO_MAX) memo.clear();
       memo.set(s, r);
     }
@@ -113,11 +183,25 @@ export function compileFilter(f: TailFilter): Predicate {
   };
 }
 
+/**
+ * What a client hears about a refused filter: `filter_limit` when it is well formed but past a limit
+ * (too many globs or values, one too long), so the client knows to narrow it; `invalid_filter` else.
+ */
+export type FilterErrorCode = 'invalid_filter' | 'filter_limit';
+
 export class FilterError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly code: FilterErrorCode = 'invalid_filter',
+  ) {
     super(message);
     this.name = 'FilterError';
   }
+}
+
+/** The `error` of an HTTP 400 for a refused filter: bad_request as for any other parameter, filter_limit for a limit. */
+export function filterErrorName(err: FilterError): 'bad_request' | 'filter_limit' {
+  return err.code === 'filter_limit' ? 'filter_limit' : 'bad_request';
 }
 
 /** Validates an unknown value as a filter; the error names the offending field. */
@@ -126,7 +210,8 @@ export function parseFilter(input: unknown): TailFilter {
   if (!r.success) {
     const issue = r.error.issues[0];
     const path = issue.path.map(String).join('.') || 'filter';
-    throw new FilterError(`filter.${path}: ${issue.message}`.replace('filter.filter', 'filter'));
+    const code = issue.code === 'too_big' ? 'filter_limit' : 'invalid_filter';
+    throw new FilterError(`filter.${path}: ${issue.message}`.replace('filter.filter', 'filter'), code);
   }
   return r.data;
 }

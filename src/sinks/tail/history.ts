@@ -70,6 +70,26 @@ export function boundAttributes(event: WorkflowEvent, maxBytes: number): Workflo
   return bytes <= maxBytes ? event : { ...event, attributes: { [TRUNCATED]: bytes } };
 }
 
+/** How much of the history one request may look at (query). */
+export interface ScanBudget {
+  /** entries looked at, at most */
+  maxScan?: number;
+  /** matching time before the event loop gets a turn */
+  sliceMs?: number;
+}
+
+export interface HistoryPage {
+  /** newest first */
+  entries: TailEntry[];
+  /** the `before` of the next query, null when nothing older is held */
+  nextBefore: number | null;
+  /** entries looked at */
+  scanned: number;
+}
+
+export const QUERY_SLICE_MS = 10; // as the bus batches (util/sliced-batches.ts): a scrape waits at most this long
+const QUERY_CHUNK = 16; // entries between two looks at the clock (~50 ns each): a costly filter is tens of µs an entry
+
 export class History {
   private readonly buf: (TailEntry | undefined)[];
   private next = 1;
@@ -112,12 +132,51 @@ export class History {
   /** Newest first: up to `limit` matching entries older than `before` (a seq), for paging back. */
   page(match: Predicate, limit: number, before = Infinity): TailEntry[] {
     const out: TailEntry[] = [];
-    const start = Math.min(this.newestSeq, before - 1);
-    for (let s = start; s >= this.oldestSeq && s > 0 && out.length < limit; s--) {
+    this.scanDown(Math.min(this.newestSeq, before - 1), 1, match, out, limit);
+    return out;
+  }
+
+  /**
+   * `page` for a request: at most `maxScan` entries looked at, and the event loop gets a turn after
+   * every `sliceMs` of matching, so one query over a large history neither runs unbounded nor
+   * holds ingest, scrapes and health checks up while it runs. `nextBefore` continues the query
+   * where it stopped (a full page or the scan budget), null when nothing older is held.
+   */
+  async query(match: Predicate, limit: number, before = Infinity, budget: ScanBudget = {}): Promise<HistoryPage> {
+    const { maxScan = Infinity, sliceMs = QUERY_SLICE_MS } = budget;
+    const entries: TailEntry[] = [];
+    let next = Math.min(this.newestSeq, before - 1);
+    let scanned = 0;
+    let sliceStart = performance.now();
+    while (next > 0 && next >= this.oldestSeq && entries.length < limit && scanned < maxScan) {
+      if (performance.now() - sliceStart >= sliceMs) {
+        await new Promise<void>((r) => setImmediate(r));
+        sliceStart = performance.now();
+        continue; // the ring may have moved on meanwhile: the loop condition reads it again
+      }
+      const n = Math.min(QUERY_CHUNK, maxScan - scanned);
+      const to = this.scanDown(next, next - n + 1, match, entries, limit);
+      scanned += next - to;
+      next = to;
+    }
+    const last = entries[entries.length - 1];
+    let nextBefore: number | null = null;
+    if (entries.length === limit) nextBefore = last.seq > this.oldestSeq ? last.seq : null;
+    else if (next > 0 && next >= this.oldestSeq) nextBefore = next + 1; // stopped by the budget
+    return { entries, nextBefore, scanned };
+  }
+
+  /**
+   * Looks at the entries from seq `from` down to `floor` (or the oldest held), adding matches to
+   * `out` until it holds `limit`; returns the seq to look at next.
+   */
+  private scanDown(from: number, floor: number, match: Predicate, out: TailEntry[], limit: number): number {
+    let s = from;
+    for (const stop = Math.max(this.oldestSeq, 1, floor); s >= stop && out.length < limit; s--) {
       const e = this.buf[s % this.capacity]!;
       if (match(e)) out.push(e);
     }
-    return out;
+    return s;
   }
 
   /**
@@ -125,7 +184,7 @@ export class History {
    * entries after it (a reconnecting client resumes without duplicates or gaps). With `resumeOnly`
    * an unknown `afterId` replays nothing rather than the last `n`.
    */
-  replay(match: Predicate, n: number, afterId?: string, resumeOnly = false): { entries: TailEntry[]; resumed: boolean } {
+  replay(match: Predicate, n: number, afterId?: string, resumeOnly = false, maxScan = Infinity): { entries: TailEntry[]; resumed: boolean } {
     const out: TailEntry[] = [];
     let resumed = false;
     let stop = this.oldestSeq;
@@ -139,20 +198,13 @@ export class History {
       }
       if (!resumed && resumeOnly) return { entries: out, resumed };
     }
-    for (let s = this.newestSeq; s >= stop && s > 0 && out.length < n; s--) {
-      const e = this.buf[s % this.capacity]!;
-      if (match(e)) out.push(e);
-    }
+    // at most maxScan entries matched: a replay through a costly filter is bounded like a query
+    this.scanDown(this.newestSeq, Math.max(stop, this.newestSeq - maxScan + 1), match, out, n);
     return { entries: out.reverse(), resumed };
   }
 
-  /** Oldest first: every matching entry held now, for the export (a copy of references, so the ring may move on). */
+  /** Oldest first: every matching entry held now (the newest `limit`), a copy of references so the ring may move on. */
   select(match: Predicate, limit = Infinity): TailEntry[] {
-    const out: TailEntry[] = [];
-    for (let s = this.newestSeq; s >= this.oldestSeq && s > 0 && out.length < limit; s--) {
-      const e = this.buf[s % this.capacity]!;
-      if (match(e)) out.push(e);
-    }
-    return out.reverse();
+    return this.page(match, limit).reverse();
   }
 }

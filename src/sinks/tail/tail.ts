@@ -278,6 +278,11 @@ export class TailSink implements Sink {
     return n;
   }
 
+  /** Counts a refused client request (websocket, sse, or api: a history query or export). */
+  countRejected(transport: Transport | 'api', reason: string): void {
+    this.deps.metrics.tailRejected.labels(transport, reason).inc();
+  }
+
   /** Registers a client; false when the client limit is reached (the transport says so and closes). */
   add(c: TailClient): boolean {
     if (this.closed || this.clients.size >= this.config.maxClients) return false;
@@ -325,7 +330,7 @@ export class TailSink implements Sink {
     c.filterKey = JSON.stringify(filter);
     const n = Math.min(replay, this.config.maxReplay);
     if (n <= 0) return { replayed: 0, resumed: false };
-    const r = this.history.replay(match, n, after, resumeOnly);
+    const r = this.history.replay(match, n, after, resumeOnly, this.config.maxScanPerRequest);
     if (r.entries.length === 0) return { replayed: 0, resumed: r.resumed };
     if (c.buffered() > this.config.maxBufferedBytes) {
       // a client that does not read cannot make us buffer replay after replay: it misses them, counted
