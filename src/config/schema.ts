@@ -137,6 +137,14 @@ export const sourceSchema = z.discriminatedUnion('kind', [natsSource, redisSourc
 export type SourceConfig = z.infer<typeof sourceSchema>;
 export type SourceKind = SourceConfig['kind'];
 
+// Per-label caps bound each label, not their product: 500 agents × 500 tools passed every cap and
+// made 4.5 M samples. A family's series budget bounds the product; the cap on all series the sum.
+export const DEFAULT_SERIES_PER_METRIC = 25_000; // ~1,500 label sets of a 14-bucket histogram
+// A scrape costs ~1 µs per series (Prometheus text) to ~1.6 µs (OpenMetrics, prom-client's own
+// renderer) on the 2-core development machine and blocks the event loop while it runs: 200k series
+// keep a scrape well under 1 s (BENCHMARKS.md, label flood).
+export const DEFAULT_MAX_SERIES = 200_000;
+
 const labelGuard = z
   .object({
     allow: z.array(z.string()).optional().describe('only these values; anything else becomes __overflow__'),
@@ -204,6 +212,22 @@ export const configSchema = z
           .describe('per-label guard, e.g. agent: {maxValues: 200}'),
         maxLabelValues: z.number().int().min(1).default(500).describe('default distinct values per label'),
         maxLabelLength: z.number().int().min(8).max(1024).default(128),
+        maxSeriesPerMetric: z
+          .number()
+          .int()
+          .min(1)
+          .default(DEFAULT_SERIES_PER_METRIC)
+          .describe('series budget of a metric family without its own (a histogram label set takes its buckets plus 3); past it new label combinations fold into __overflow__'),
+        seriesBudgets: z
+          .record(z.string(), z.number().int().min(1))
+          .default({})
+          .describe('series budget per metric name (checked against the metric catalog at start), over the catalog default, e.g. workflow_tool_call_duration_seconds: 100000'),
+        maxSeries: z
+          .number()
+          .int()
+          .min(100)
+          .default(DEFAULT_MAX_SERIES)
+          .describe('cap on the series of every budgeted metric together; bounds the time a scrape blocks the exporter'),
       })
       .strict()
       .prefault({}),

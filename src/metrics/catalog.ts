@@ -11,6 +11,12 @@ export interface MetricDef<L extends string = string> {
   readonly labels: readonly L[];
   /** default bucket boundaries in seconds (histograms only); overridable per histogram in config */
   readonly buckets?: readonly number[];
+  /**
+   * series this family may hold on /metrics (a histogram label set takes its buckets, +Inf, _sum
+   * and _count); past it new label sets fold into __overflow__. Unset: metrics.maxSeriesPerMetric.
+   * Config (metrics.seriesBudgets) overrides it.
+   */
+  readonly seriesBudget?: number;
 }
 
 function def<const L extends string>(d: MetricDef<L>): MetricDef<L> {
@@ -55,6 +61,8 @@ export const catalog = {
     help: 'Stage duration from stage.started to its end event.',
     labels: ['workflow_type', 'stage', 'outcome'],
     buckets: STAGE_BUCKETS,
+    // types × stages × outcomes at 15 series each: 20 × 15 × 3 label sets already take 13,500
+    seriesBudget: 50_000,
   }),
   tasksTotal: def({
     name: 'workflow_tasks_total',
@@ -137,6 +145,8 @@ export const catalog = {
     help: 'Tool call latency from duration_ms on tool.called and tool.failed, by agent, tool and outcome.',
     labels: ['agent', 'tool', 'outcome'],
     buckets: TOOL_BUCKETS,
+    // agents × tools × outcomes at 17 series each: 50 agents × 30 tools × 2 take 51,000
+    seriesBudget: 60_000,
   }),
 
   // Self-metrics of the exporter.
@@ -176,6 +186,12 @@ export const catalog = {
     help: 'Time to take one batch through every sink, before its ack.',
     labels: ['source'],
     buckets: BATCH_BUCKETS,
+  }),
+  seriesOverflow: def({
+    name: 'workflow_exporter_series_overflow_total',
+    type: 'counter',
+    help: 'New label combinations folded into __overflow__ because the series budget of the metric (limit metric) or the cap on all series (limit total) was full, by metric; per event, or per scrape for gauges read at scrape time.',
+    labels: ['metric', 'limit'],
   }),
   labelOverflow: def({
     name: 'workflow_exporter_label_overflow_total',

@@ -3,7 +3,10 @@ import type * as Prom from 'prom-client';
 import type { Registry } from 'prom-client';
 import { promClient as client } from '../util/cjs.js';
 import type { Config } from '../config/schema.js';
+import { budgetRows, SeriesBudgets } from './budget.js';
+import { OVERFLOW } from './guard.js';
 import { catalog, type MetricDef } from './catalog.js';
+import { CounterSeries } from './series.js';
 
 type Labels<D> = D extends MetricDef<infer L> ? L : never;
 type C = typeof catalog;
@@ -18,6 +21,8 @@ export interface ScrapeProviders {
 export interface Metrics {
   registry: Registry;
   providers: ScrapeProviders;
+  /** series budgets per family and the cap on all series; every series an event makes takes room here */
+  budgets: SeriesBudgets;
   eventsTotal: Prom.Counter<Labels<C['eventsTotal']>>;
   runsStarted: Prom.Counter<Labels<C['runsStarted']>>;
   runsFinished: Prom.Counter<Labels<C['runsFinished']>>;
@@ -43,6 +48,7 @@ export interface Metrics {
   sourcePending: Prom.Gauge<Labels<C['sourcePending']>>;
   sourceErrors: Prom.Counter<Labels<C['sourceErrors']>>;
   batchDuration: Prom.Histogram<Labels<C['batchDuration']>>;
+  seriesOverflow: Prom.Counter<Labels<C['seriesOverflow']>>;
   labelOverflow: Prom.Counter<Labels<C['labelOverflow']>>;
   lifecycleAnomalies: Prom.Counter<Labels<C['lifecycleAnomalies']>>;
   deadLetters: Prom.Counter<Labels<C['deadLetters']>>;
@@ -81,15 +87,24 @@ export function createMetrics(registry: Registry, cfg: Config['metrics']): Metri
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
   }
   const providers: ScrapeProviders = {};
+  const seriesOverflow = counter(registry, catalog.seriesOverflow);
+  const refusals = new Map<string, CounterSeries>();
+  const budgets = new SeriesBudgets(cfg, (metric, limit) => {
+    const k = `${limit}:${metric}`; // metric names are [a-zA-Z0-9_:]: no value can split this key
+    let c = refusals.get(k);
+    if (c === undefined) refusals.set(k, (c = new CounterSeries(seriesOverflow, [metric, limit])));
+    c.inc();
+  });
   const m: Metrics = {
     registry,
     providers,
+    budgets,
     eventsTotal: counter(registry, catalog.eventsTotal),
     runsStarted: counter(registry, catalog.runsStarted),
     runsFinished: counter(registry, catalog.runsFinished),
     runsActive: gauge(registry, catalog.runsActive, async function () {
       if (!providers.activeRuns) return;
-      const runs = await providers.activeRuns();
+      const runs = budgetRows(activeBudget, await providers.activeRuns(), (r) => [r.workflow_type, r.state], (count) => ({ workflow_type: OVERFLOW, state: OVERFLOW, count }));
       this.reset();
       for (const r of runs) this.labels(r.workflow_type, r.state).set(r.count);
     }),
@@ -103,7 +118,7 @@ export function createMetrics(registry: Registry, cfg: Config['metrics']): Metri
     sourceLastEvent: gauge(registry, catalog.sourceLastEvent),
     runsOverdue: gauge(registry, catalog.runsOverdue, async function () {
       if (!providers.overdueRuns) return;
-      const runs = await providers.overdueRuns();
+      const runs = budgetRows(overdueBudget, await providers.overdueRuns(), (r) => [r.workflow_type], (count) => ({ workflow_type: OVERFLOW, count }));
       this.reset();
       for (const r of runs) this.labels(r.workflow_type).set(r.count);
     }),
@@ -123,6 +138,7 @@ export function createMetrics(registry: Registry, cfg: Config['metrics']): Metri
     }),
     sourceErrors: counter(registry, catalog.sourceErrors),
     batchDuration: histogram(registry, catalog.batchDuration),
+    seriesOverflow,
     labelOverflow: counter(registry, catalog.labelOverflow),
     lifecycleAnomalies: counter(registry, catalog.lifecycleAnomalies),
     deadLetters: counter(registry, catalog.deadLetters),
@@ -134,6 +150,8 @@ export function createMetrics(registry: Registry, cfg: Config['metrics']): Metri
     otlpExports: counter(registry, catalog.otlpExports),
     buildInfo: gauge(registry, catalog.buildInfo),
   };
+  const activeBudget = budgets.family(m.runsActive as unknown as { name: string });
+  const overdueBudget = budgets.family(m.runsOverdue as unknown as { name: string });
   // Closed label sets start at zero, so dashboards and rate()s see a series before the first event.
   for (const action of ['pause', 'resume', 'cancel']) {
     for (const outcome of ['published', 'failed', 'refused', 'invalid']) m.controlCommands.labels(action, outcome).inc(0);

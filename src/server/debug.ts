@@ -1,7 +1,9 @@
-// GET /debug/cardinality: series per metric, the top label values per label, and the guard's
-// distinct values and overflow counts, so an SRE sees what is about to blow up before it does.
+// GET /debug/cardinality: series per metric, the top label values per label, the guard's distinct
+// values and overflow counts, and each family's series budget with the label values most often in
+// the combinations it refused, so an SRE sees what is about to blow up, or did, and why.
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { BudgetReport } from '../metrics/budget.js';
 import type { CardinalityGuard } from '../metrics/guard.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { Hook } from './control.js';
@@ -28,6 +30,8 @@ export interface CardinalityReport {
   total_series: number;
   metrics: MetricReport[];
   guard: Record<string, { values: number; max: number; overflow: Record<string, number> }>;
+  /** series taken per budgeted family and in all, their budgets, and the top offenders by label */
+  budgets: BudgetReport;
 }
 
 export async function cardinalityReport(registry: Registry, guard: CardinalityGuard, metrics: Metrics, top: number): Promise<CardinalityReport> {
@@ -71,7 +75,7 @@ export async function cardinalityReport(registry: Registry, guard: CardinalityGu
   const g: CardinalityReport['guard'] = {};
   for (const [label, s] of Object.entries(guard.snapshot())) g[label] = { ...s, overflow: overflow.get(label) ?? {} };
   for (const [label, o] of overflow) if (!g[label]) g[label] = { values: 0, max: 0, overflow: o };
-  return { total_series: total, metrics: out, guard: g };
+  return { total_series: total, metrics: out, guard: g, budgets: metrics.budgets.report(top) };
 }
 
 export const debugPlugin: FastifyPluginAsync<{ registry: Registry; guard: CardinalityGuard; metrics: Metrics; read: Hook }> = async (app, o) => {

@@ -5,7 +5,7 @@ import type { ProcessedBatch, Sink } from '../../pipeline/types.js';
 import { parseTime } from '../../pipeline/validate.js';
 import { UNKNOWN } from '../../state/lifecycle.js';
 import type { Metrics } from '../../metrics/registry.js';
-import { Children, counterChildren, histogramChildren } from './sink.js';
+import { Children, counterChildren, gaugeChildren, histogramChildren, Latest } from './sink.js';
 
 type Inc = { inc(v?: number): void };
 type Obs = { observe(v: number): void };
@@ -17,21 +17,25 @@ export class SemanticsSink implements Sink {
   private readonly tools: Children<Inc>;
   private readonly toolDur: Children<Obs>;
   private readonly queueWait: Children<Obs>;
-  private readonly lastEvent = new Map<string, number>();
+  /** per emitting source, the latest event time */
+  private readonly lastEvent: Latest;
 
   constructor(
-    private readonly m: Metrics,
+    m: Metrics,
     private readonly guard: CardinalityGuard,
     budgets: Record<string, number>,
     private readonly countAnomaly: (kind: 'invalid_queue_wait') => void,
   ) {
-    this.tokens = counterChildren(m.agentTokens);
-    this.cost = counterChildren(m.agentCost);
-    this.tools = counterChildren(m.toolCalls);
-    this.toolDur = histogramChildren(m.toolDuration);
-    this.queueWait = histogramChildren(m.taskQueueWait);
+    const b = m.budgets;
+    this.tokens = counterChildren(m.agentTokens, b);
+    this.cost = counterChildren(m.agentCost, b);
+    this.tools = counterChildren(m.toolCalls, b);
+    this.toolDur = histogramChildren(m.toolDuration, b);
+    this.queueWait = histogramChildren(m.taskQueueWait, b);
+    this.lastEvent = new Latest(m.sourceLastEvent, b);
     // the budget series exists from the start so the burn alert has a denominator before any spend
-    for (const [agent, usd] of Object.entries(budgets)) m.agentBudget.labels(guard.value('agent', agent)).set(usd);
+    const daily = gaugeChildren(m.agentBudget, b);
+    for (const [agent, usd] of Object.entries(budgets)) daily.get(guard.value('agent', agent)).set(usd);
   }
 
   write(batch: ProcessedBatch): void {
@@ -41,13 +45,7 @@ export class SemanticsSink implements Sink {
       const e = events[i];
 
       // latest event time per emitting source; a late event never moves it back
-      const source = g.value('source', e.source);
-      const ts = timesMs[i] / 1000;
-      const cur = this.lastEvent.get(source);
-      if (cur === undefined || ts > cur) {
-        this.lastEvent.set(source, ts);
-        this.m.sourceLastEvent.labels(source).set(ts);
-      }
+      this.lastEvent.update(timesMs[i] / 1000, g.value('source', e.source));
 
       if (e.tokens_in !== undefined || e.tokens_out !== undefined || e.cost_usd !== undefined) {
         const agent = g.value('agent', e.agent ?? UNKNOWN);

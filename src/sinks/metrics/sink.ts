@@ -1,6 +1,7 @@
 // The metrics sink: turns validated events (and lifecycle durations) into the catalog's series.
-import type { Counter, Histogram } from 'prom-client';
-import type { CardinalityGuard } from '../../metrics/guard.js';
+import type { Counter, Gauge, Histogram } from 'prom-client';
+import type { FamilyBudget, SeriesBudgets } from '../../metrics/budget.js';
+import { OVERFLOW, type CardinalityGuard } from '../../metrics/guard.js';
 import type { ProcessedBatch, Sink } from '../../pipeline/types.js';
 import { outcomeOf, UNKNOWN } from '../../state/lifecycle.js';
 import type { Metrics } from '../../metrics/registry.js';
@@ -11,43 +12,97 @@ type Obs = { observe(v: number): void };
 
 /**
  * Caches series handles by label values, one Map level per label: a lookup allocates nothing (a
- * joined key would build a string per call), then the handle adds to the series directly
- * (series.ts) where prom-client would hash a label object per call.
+ * joined key would build a string per call, and a separator inside a value could split it), then the
+ * handle adds to the series directly (series.ts) where prom-client would hash a label object per call.
+ *
+ * A combination seen for the first time takes room in its family's series budget; when the budget
+ * (or the cap on all series) is full it is counted and gets the family's one overflow series, whose
+ * labels are all __overflow__. Refused combinations are not cached, so the cache never holds more
+ * than the budget admits.
  */
 export class Children<T> {
   private readonly one = new Map<string, T>();
   private readonly two = new Map<string, Map<string, T>>();
   private readonly three = new Map<string, Map<string, Map<string, T>>>();
-  constructor(private readonly make: (values: string[]) => T) {}
+  private overflow?: T;
+
+  constructor(
+    private readonly make: (values: string[]) => T,
+    /** undefined for the exporter's own closed-set metrics */
+    private readonly family?: FamilyBudget,
+  ) {}
 
   get(a: string, b?: string, c?: string): T {
+    if (b === undefined) return this.one.get(a) ?? this.miss(a);
+    if (c === undefined) return this.two.get(a)?.get(b) ?? this.miss(a, b);
+    return this.three.get(a)?.get(b)?.get(c) ?? this.miss(a, b, c);
+  }
+
+  private miss(a: string, b?: string, c?: string): T {
+    const limit = this.family?.take();
+    if (limit !== undefined) {
+      this.family!.refuse(limit, a, b, c);
+      return this.overflowChild(b === undefined ? 1 : c === undefined ? 2 : 3);
+    }
     if (b === undefined) {
-      let child = this.one.get(a);
-      if (child === undefined) this.one.set(a, (child = this.make([a])));
+      const child = this.make([a]);
+      this.one.set(a, child);
       return child;
     }
     if (c === undefined) {
       let byB = this.two.get(a);
       if (byB === undefined) this.two.set(a, (byB = new Map()));
-      let child = byB.get(b);
-      if (child === undefined) byB.set(b, (child = this.make([a, b])));
+      const child = this.make([a, b]);
+      byB.set(b, child);
       return child;
     }
     let byB = this.three.get(a);
     if (byB === undefined) this.three.set(a, (byB = new Map()));
     let byC = byB.get(b);
     if (byC === undefined) byB.set(b, (byC = new Map()));
-    let child = byC.get(c);
-    if (child === undefined) byC.set(c, (child = this.make([a, b, c])));
+    const child = this.make([a, b, c]);
+    byC.set(c, child);
     return child;
+  }
+
+  private overflowChild(n: number): T {
+    if (this.overflow === undefined) {
+      this.family!.takeOverflow();
+      this.overflow = this.make(new Array<string>(n).fill(OVERFLOW));
+    }
+    return this.overflow;
   }
 }
 
-export function counterChildren(m: Counter<string>): Children<Inc> {
-  return new Children((v) => new CounterSeries(m, v));
+/** The budget of a metric's family, or undefined for the exporter's own (workflow_exporter_*) metrics. */
+function familyOf(m: { name: string }, budgets?: SeriesBudgets): FamilyBudget | undefined {
+  return budgets?.family(m as unknown as { name: string; labelNames?: string[]; upperBounds?: number[] });
 }
-export function histogramChildren(m: Histogram<string>): Children<Obs> {
-  return new Children((v) => new HistogramSeries(m, v));
+
+export function counterChildren(m: Counter<string>, budgets: SeriesBudgets | undefined): Children<Inc> {
+  return new Children((v) => new CounterSeries(m, v), familyOf(m as unknown as { name: string }, budgets));
+}
+export function histogramChildren(m: Histogram<string>, budgets: SeriesBudgets): Children<Obs> {
+  return new Children((v) => new HistogramSeries(m, v), familyOf(m as unknown as { name: string }, budgets));
+}
+export function gaugeChildren(m: Gauge<string>, budgets: SeriesBudgets): Children<{ set(v: number): void }> {
+  return new Children((v) => m.labels(...v), familyOf(m as unknown as { name: string }, budgets));
+}
+
+/** A gauge of the latest time seen per label set, never moved back by a late event. */
+export class Latest {
+  private readonly children: Children<{ ts: number; gauge: { set(v: number): void } }>;
+  constructor(m: Gauge<string>, budgets: SeriesBudgets) {
+    this.children = new Children((v) => ({ ts: -Infinity, gauge: m.labels(...v) }), familyOf(m as unknown as { name: string }, budgets));
+  }
+
+  update(ts: number, a: string): void {
+    const seen = this.children.get(a);
+    if (ts > seen.ts) {
+      seen.ts = ts;
+      seen.gauge.set(ts);
+    }
+  }
 }
 
 export class MetricsSink implements Sink {
@@ -60,21 +115,25 @@ export class MetricsSink implements Sink {
   private readonly tasks: Children<Inc>;
   private readonly taskDur: Children<Obs>;
   private readonly lag: Children<Obs>;
-  /** per guarded agent: the latest event time and its gauge child (labels() would build one per call) */
-  private readonly lastSeen = new Map<string, { ts: number; gauge: { set(v: number): void } }>();
+  /** per guarded agent, the latest event time */
+  private readonly lastSeen: Latest;
+  private readonly queueDepth: Children<{ set(v: number): void }>;
 
   constructor(
-    private readonly m: Metrics,
+    m: Metrics,
     private readonly guard: CardinalityGuard,
   ) {
-    this.events = counterChildren(m.eventsTotal);
-    this.started = counterChildren(m.runsStarted);
-    this.finished = counterChildren(m.runsFinished);
-    this.runDur = histogramChildren(m.runDuration);
-    this.stageDur = histogramChildren(m.stageDuration);
-    this.tasks = counterChildren(m.tasksTotal);
-    this.taskDur = histogramChildren(m.taskDuration);
-    this.lag = histogramChildren(m.eventLag);
+    const b = m.budgets;
+    this.events = counterChildren(m.eventsTotal, b);
+    this.started = counterChildren(m.runsStarted, b);
+    this.finished = counterChildren(m.runsFinished, b);
+    this.runDur = histogramChildren(m.runDuration, b);
+    this.stageDur = histogramChildren(m.stageDuration, b);
+    this.tasks = counterChildren(m.tasksTotal, b);
+    this.taskDur = histogramChildren(m.taskDuration, b);
+    this.lag = histogramChildren(m.eventLag, b);
+    this.lastSeen = new Latest(m.agentLastSeen, b);
+    this.queueDepth = gaugeChildren(m.queueDepth, b);
   }
 
   write(batch: ProcessedBatch): void {
@@ -88,18 +147,8 @@ export class MetricsSink implements Sink {
       const lag = (receivedAtMs - timesMs[i]) / 1000;
       this.lag.get(source).observe(lag > 0 ? lag : 0);
 
-      if (e.agent !== undefined) {
-        // last-seen is the latest event time, never moved backwards by a late event; keyed by the
-        // guarded value so a flood of agent names cannot grow this map past the label cap
-        const agent = g.value('agent', e.agent);
-        const ts = timesMs[i] / 1000;
-        let seen = this.lastSeen.get(agent);
-        if (seen === undefined) this.lastSeen.set(agent, (seen = { ts: -Infinity, gauge: this.m.agentLastSeen.labels(agent) }));
-        if (ts > seen.ts) {
-          seen.ts = ts;
-          seen.gauge.set(ts);
-        }
-      }
+      // last-seen is the latest event time, never moved backwards by a late event
+      if (e.agent !== undefined) this.lastSeen.update(timesMs[i] / 1000, g.value('agent', e.agent));
 
       const dot = e.type.indexOf('.');
       const kind = dot > 0 ? e.type.slice(0, dot) : e.type;
@@ -136,7 +185,7 @@ export class MetricsSink implements Sink {
           break;
         }
         case 'queue':
-          if (e.queue) this.m.queueDepth.labels(g.value('queue', e.queue.name)).set(e.queue.depth);
+          if (e.queue) this.queueDepth.get(g.value('queue', e.queue.name)).set(e.queue.depth);
           break;
       }
     }
