@@ -3,12 +3,12 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config, SourceConfig } from './config/schema.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, REJECT_REASONS } from './errors.js';
 import type { ControlBus } from './control/command.js';
 import { createControlBus } from './control/index.js';
 import type { Otel } from './otel/index.js';
 import { EventAccounting, OrderedLifecycleStore } from './pipeline/accounting.js';
-import { CardinalityGuard } from './metrics/guard.js';
+import { CardinalityGuard, OVERFLOW_KINDS } from './metrics/guard.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { compileRedaction } from './pipeline/redact.js';
 import { boundAttributes } from './sinks/tail/history.js';
@@ -41,6 +41,7 @@ import { createTailFollower, type TailFollower } from './sinks/tail/follow.js';
 import type { StreamPositions } from './sinks/tail/stream-history.js';
 import { TailSink } from './sinks/tail/tail.js';
 import { DemoSource } from './sources/demo/demo.js';
+import { demoBudgets } from './sources/demo/generator.js';
 import { FileSource } from './sources/file/file.js';
 import { HttpSource, ingestPlugin } from './sources/http/http.js';
 import { MemorySource } from './sources/memory/memory.js';
@@ -118,6 +119,19 @@ export function effectiveSources(config: Config): SourceConfig[] {
   return list;
 }
 
+/**
+ * Daily budgets per agent: the configured ones, over the demo's own for its agents when a demo source
+ * runs (sized to its rate), so the budget panel and the burn alert have a denominator in the demo.
+ */
+export function effectiveBudgets(config: Config): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const sc of effectiveSources(config)) {
+    if (sc.kind !== 'demo') continue;
+    for (const [agent, usd] of Object.entries(demoBudgets(sc.rate))) out[agent] = (out[agent] ?? 0) + usd;
+  }
+  return { ...out, ...config.agents.budgets };
+}
+
 /** "default-src 'none'; script-src 'self'" as helmet's directives object. */
 function cspDirectives(policy: string): Record<string, string[]> {
   const out: Record<string, string[]> = {};
@@ -162,7 +176,13 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   const logger = opts.logger ?? pino({ level: config.log.level, base: { service: 'workflow-exporter' } });
   const registry = opts.registry ?? new promClient.Registry();
   const metrics = createMetrics(registry, config.metrics);
-  const guard = new CardinalityGuard(config.metrics, (label, kind) => metrics.labelOverflow.labels(label, kind).inc());
+  const guard = new CardinalityGuard(
+    config.metrics,
+    (label, kind) => metrics.labelOverflow.labels(label, kind).inc(),
+    (label) => {
+      for (const kind of OVERFLOW_KINDS) metrics.labelOverflow.labels(label, kind).inc(0);
+    },
+  );
   const countAnomaly = (kind: string) => metrics.lifecycleAnomalies.labels(kind).inc();
   checkSharedDedupe(config);
   const store: LifecycleStore =
@@ -176,9 +196,10 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   // the pipeline sees the store through the out-of-order filter; overdue and tests read the store itself
   const ordered = new OrderedLifecycleStore(store, config.accounting.maxOrphanEnds, countAnomaly);
   const pipeline = new Pipeline({ config, metrics, store: ordered, deadLetters, logger, now: opts.now, accounting });
-  pipeline.addSink(new MetricsSink(metrics, guard));
-  pipeline.addSink(new SemanticsSink(metrics, guard, config.agents.budgets, countAnomaly));
-  const overdue = new OverdueRuns(store, config.runs, guard, opts.now ?? Date.now);
+  const metricsSink = new MetricsSink(metrics, guard);
+  pipeline.addSink(metricsSink);
+  pipeline.addSink(new SemanticsSink(metrics, guard, effectiveBudgets(config), countAnomaly));
+  const overdue = new OverdueRuns(store, config.runs, guard, opts.now ?? Date.now, () => metricsSink.workflowTypes);
   metrics.providers.overdueRuns = () => overdue.counts();
 
   const sources: Source[] = [];
@@ -200,12 +221,17 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
         sources.push(new MemorySource(name));
         break;
       case 'demo':
-        sources.push(new DemoSource(name, { rate: sc.rate, seed: sc.seed, timeScale: sc.timeScale }, logger));
+        sources.push(new DemoSource(name, { rate: sc.rate, seed: sc.seed, timeScale: sc.timeScale }, logger, metrics, opts.now));
         break;
       case 'file':
         sources.push(new FileSource(name, sc.path, sc.batch, sc.progress));
         break;
     }
+  }
+  // closed label sets start at zero, so the rejection and source-error panels have a series at once
+  for (const s of sources) {
+    for (const reason of REJECT_REASONS) metrics.rejected.labels(s.name, reason).inc(0);
+    for (const kind of s.errorKinds ?? []) metrics.sourceErrors.labels(s.name, kind).inc(0);
   }
   const sourceConfigs = new Map(effectiveSources(config).map((sc) => [sc.name ?? DEFAULT_NAMES[sc.kind], sc]));
 

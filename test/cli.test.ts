@@ -100,7 +100,8 @@ describe('workflow-exporter CLI', () => {
       const r = await cli(['simulate', '--to', 'redis', '--url', rurl, '--key', key, '--rate', '400', '--duration', '2', '--seed', '7']);
       expect(r.code).toBe(0);
       const sent = Number(/sent (\d+) events/.exec(r.stderr)?.[1]);
-      expect(sent).toBeGreaterThan(100);
+      // runs are scheduled ahead; the first 2 s carry starts and tool calls, few ends yet
+      expect(sent).toBeGreaterThan(50);
       expect(await redis.xlen(key)).toBe(sent);
     } finally {
       await redis.del(key);

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CanonicalEventInput } from '../src/events/schema.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { redisUrl, uniqueName } from './helpers/brokers.js';
-import { value } from './helpers/metrics.js';
+import { parsePrometheusText, value } from './helpers/metrics.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {
@@ -47,10 +47,10 @@ describe('overdue runs (memory state)', () => {
     await post(t, events(now, 'm'));
     let text = await t.scrape();
     expect(value(text, 'workflow_runs_overdue', { workflow_type: 'feature-dev' })).toBe(2);
-    // a type with a deadline and no runs reads 0; a type without a deadline has no series
+    // a type with a deadline and no runs reads 0, and so does a known type without a deadline
     expect(value(text, 'workflow_runs_overdue', { workflow_type: 'bug-fix' })).toBe(0);
     expect(text).toContain('workflow_runs_overdue{workflow_type="bug-fix"} 0');
-    expect(text).not.toContain('workflow_runs_overdue{workflow_type="release"}');
+    expect(text).toContain('workflow_runs_overdue{workflow_type="release"} 0');
 
     const list = await overdueApi(t);
     expect(list.enabled).toBe(true);
@@ -74,10 +74,23 @@ describe('overdue runs (memory state)', () => {
     expect(value(text, 'workflow_runs_overdue', { workflow_type: 'feature-dev' })).toBe(2);
   });
 
-  it('reports nothing when no deadline is configured', async () => {
+  it('exports 0 for every known workflow type when no deadline is configured, from its first event on', async () => {
     t = await startApp({}, { listen: false });
+    const overdue = async () => parsePrometheusText(await t!.scrape()).filter((s) => s.name === 'workflow_runs_overdue').map((s) => [s.labels.workflow_type, s.value]);
+    expect(await overdue()).toEqual([]);
     await post(t, events(Date.now(), 'n'));
-    expect(await t.scrape()).not.toContain('workflow_runs_overdue{');
+    expect(await overdue()).toEqual([
+      ['feature-dev', 0],
+      ['release', 0],
+    ]);
+    // a type stays known after its runs end, and one seen only by its end event becomes known too
+    const end = (id: string, type: string): CanonicalEventInput => ({ id: `n-${id}-end`, type: 'workflow.completed', time: iso(Date.now()), source: 'o', workflow: { id: `n-${id}`, type } });
+    await post(t, [end('a', 'feature-dev'), end('b', 'feature-dev'), end('d', 'feature-dev'), end('z', 'bug-fix')]);
+    expect(await overdue()).toEqual([
+      ['feature-dev', 0],
+      ['release', 0],
+      ['bug-fix', 0],
+    ]);
     expect(await overdueApi(t)).toEqual({ enabled: false, items: [] });
   });
 });

@@ -20,6 +20,8 @@ export interface CheckResult {
   /** label names each alert's expression returns, by alert name */
   alertLabels: Map<string, Set<string>>;
   expressions: number;
+  /** every series name an expression or variable selects, with where (file and rule or panel) */
+  selected: Map<string, string[]>;
 }
 
 /** Rule documents in load order, then dashboards. */
@@ -28,12 +30,21 @@ export function checkArtifacts(ruleDocs: { file: string; doc: RuleDoc }[], dashb
   const problems: string[] = [];
   const alertLabels = new Map<string, Set<string>>();
   let expressions = 0;
+  const selected = new Map<string, string[]>();
+  const note = (a: { selectors: { name: string }[] }, where: string) => {
+    for (const { name } of a.selectors) {
+      const list = selected.get(name);
+      if (list === undefined) selected.set(name, [where]);
+      else if (!list.includes(where)) list.push(where);
+    }
+  };
   for (const { file, doc } of ruleDocs) {
     for (const g of doc.groups ?? []) {
       for (const r of g.rules ?? []) {
         expressions++;
         const name = r.record ?? r.alert ?? '(unnamed)';
         const a = analyze(r.expr, universe);
+        note(a, `${file} ${g.name}/${name}`);
         for (const p of a.problems) problems.push(`${file} ${g.name}/${name}: ${p}`);
         if (r.record) {
           if (!r.record.includes(':')) problems.push(`${file} ${g.name}/${r.record}: a recording rule name has the form level:metric:operation`);
@@ -55,7 +66,9 @@ export function checkArtifacts(ruleDocs: { file: string; doc: RuleDoc }[], dashb
       for (const t of p.targets ?? []) {
         if (!t.expr) continue;
         expressions++;
-        for (const problem of analyze(expandGrafanaVariables(t.expr), universe).problems) problems.push(`${file} panel "${p.title}": ${problem}`);
+        const a = analyze(expandGrafanaVariables(t.expr), universe);
+        note(a, `${file} panel "${p.title}"`);
+        for (const problem of a.problems) problems.push(`${file} panel "${p.title}": ${problem}`);
       }
     }
     for (const variable of doc.templating?.list ?? []) {
@@ -67,9 +80,10 @@ export function checkArtifacts(ruleDocs: { file: string; doc: RuleDoc }[], dashb
         continue;
       }
       const a = analyze(lv.selector, universe);
+      note(a, `${file} variable ${variable.name}`);
       for (const problem of a.problems) problems.push(`${file} variable ${variable.name}: ${problem}`);
       if (a.labels && !a.labels.has(lv.label)) problems.push(`${file} variable ${variable.name}: ${lv.selector} has no label ${lv.label}`);
     }
   }
-  return { problems, universe, alertLabels, expressions };
+  return { problems, universe, alertLabels, expressions, selected };
 }

@@ -23,6 +23,11 @@ function def<const L extends string>(d: MetricDef<L>): MetricDef<L> {
   return d;
 }
 
+/** The closed set of workflow_exporter_lifecycle_anomalies_total{kind}; each starts at zero. */
+export const LIFECYCLE_ANOMALY_KINDS = ['end_without_start', 'duplicate_start', 'end_before_start', 'pause_without_start', 'evicted', 'out_of_order', 'duplicate_id', 'late', 'invalid_queue_wait'] as const;
+/** Live-tail transports, the closed set of the tail metrics' transport label. */
+export const TAIL_TRANSPORTS = ['websocket', 'sse'] as const;
+
 export const catalog = {
   eventsTotal: def({
     name: 'workflow_events_total',
@@ -202,7 +207,7 @@ export const catalog = {
   lifecycleAnomalies: def({
     name: 'workflow_exporter_lifecycle_anomalies_total',
     type: 'counter',
-    help: 'Events that did not fit event time or lifecycle state, by kind: end_without_start, duplicate_start, end_before_start, pause_without_start, evicted, out_of_order, duplicate_id, late, invalid_queue_wait.',
+    help: `Events that did not fit event time or lifecycle state, by kind: ${LIFECYCLE_ANOMALY_KINDS.join(', ')}.`,
     labels: ['kind'],
   }),
   deadLetters: def({

@@ -4,7 +4,8 @@ import type { Config } from '../config/schema.js';
 
 export const OVERFLOW = '__overflow__';
 
-export type OverflowKind = 'cap' | 'not_allowed' | 'truncated' | 'malformed';
+export const OVERFLOW_KINDS = ['cap', 'not_allowed', 'truncated', 'malformed'] as const;
+export type OverflowKind = (typeof OVERFLOW_KINDS)[number];
 
 /**
  * `s` as well-formed Unicode: each lone surrogate replaced with U+FFFD. Every UTF-8 encoder does
@@ -38,6 +39,8 @@ export class CardinalityGuard {
   constructor(
     cfg: Pick<Config['metrics'], 'labels' | 'maxLabelValues' | 'maxLabelLength'>,
     private readonly onOverflow: OverflowCounter = () => {},
+    /** called once per label name, when the guard first sees it: where its overflow counters start at zero */
+    private readonly onLabel: (label: string) => void = () => {},
   ) {
     this.cfg = cfg.labels;
     this.defaultMax = cfg.maxLabelValues;
@@ -50,6 +53,7 @@ export class CardinalityGuard {
       const c = this.cfg[label];
       s = { allow: c?.allow ? new Set(c.allow.map(wellFormed)) : undefined, max: c?.maxValues ?? this.defaultMax, seen: new Set() };
       this.labels.set(label, s);
+      this.onLabel(label);
     }
     return s;
   }

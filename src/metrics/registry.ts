@@ -5,7 +5,7 @@ import { promClient as client } from '../util/cjs.js';
 import type { Config } from '../config/schema.js';
 import { budgetRows, SeriesBudgets } from './budget.js';
 import { OVERFLOW } from './guard.js';
-import { catalog, type MetricDef } from './catalog.js';
+import { catalog, LIFECYCLE_ANOMALY_KINDS, TAIL_TRANSPORTS, type MetricDef } from './catalog.js';
 import { CounterSeries } from './series.js';
 
 type Labels<D> = D extends MetricDef<infer L> ? L : never;
@@ -155,6 +155,11 @@ export function createMetrics(registry: Registry, cfg: Config['metrics']): Metri
   // Closed label sets start at zero, so dashboards and rate()s see a series before the first event.
   for (const action of ['pause', 'resume', 'cancel']) {
     for (const outcome of ['published', 'failed', 'refused', 'invalid']) m.controlCommands.labels(action, outcome).inc(0);
+  }
+  for (const kind of LIFECYCLE_ANOMALY_KINDS) m.lifecycleAnomalies.labels(kind).inc(0);
+  for (const transport of TAIL_TRANSPORTS) {
+    m.tailClients.labels(transport).set(0);
+    m.tailDropped.labels(transport).inc(0);
   }
   for (const signal of ['metrics', 'traces']) for (const result of ['ok', 'error']) m.otlpExports.labels(signal, result).inc(0);
   m.buildInfo.set({ version: VERSION, node_version: process.version }, 1);

@@ -42,10 +42,13 @@ export class DeadLetters {
     private readonly redact?: RawRedactor,
   ) {
     this.ring = new Array(size);
+    // the ring cannot fail; a bus output can, so it starts with both results at zero
+    metrics?.deadLetters.inc({ output: 'ring', result: 'ok' }, 0);
   }
 
   addOutput(o: DeadLetterOutput): void {
     this.outputs.push(o);
+    for (const result of ['ok', 'error']) this.metrics?.deadLetters.inc({ output: o.name, result }, 0);
   }
 
   /** Builds a letter from whatever the source handed over. */

@@ -38,6 +38,8 @@ export interface Source {
   /** stop fetching; resolves after the in-flight batch went through the sinks and was acked */
   stop(): Promise<void>;
   status(): SourceStatus;
+  /** the closed kinds this source counts in workflow_exporter_source_errors_total; they start at zero */
+  readonly errorKinds?: readonly string[];
 }
 
 /** A validated batch as sinks see it. Arrays are aligned by index. */

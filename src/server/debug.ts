@@ -67,6 +67,7 @@ export async function cardinalityReport(registry: Registry, guard: CardinalityGu
 
   const overflow = new Map<string, Record<string, number>>();
   for (const v of (await metrics.labelOverflow.get()).values) {
+    if (v.value === 0) continue; // every kind starts at zero; the report shows what happened
     const label = String(v.labels.label);
     const o = overflow.get(label) ?? {};
     o[String(v.labels.kind)] = v.value;

@@ -25,6 +25,8 @@ export class OverdueRuns {
     private readonly cfg: Config['runs'],
     private readonly guard: CardinalityGuard,
     private readonly now: () => number,
+    /** guarded workflow types the exporter has seen; each is exported, at 0 when none is overdue */
+    private readonly knownTypes: () => Iterable<string> = () => [],
   ) {
     this.deadlines = new Map(Object.entries(cfg.deadlines));
   }
@@ -38,11 +40,16 @@ export class OverdueRuns {
     return this.deadlines.get(workflowType) ?? this.cfg.defaultDeadlineSeconds;
   }
 
-  /** The gauge's values: every type with a configured deadline (0 included), folded through the guard. */
+  /**
+   * The gauge's values: every known type and every type with a configured deadline (0 included),
+   * folded through the guard. Known types are exported at 0 even with no deadline configured, so a
+   * rule or panel on the gauge has a series from the first run on and never needs absent().
+   */
   async counts(): Promise<{ workflow_type: string; count: number }[]> {
-    if (!this.enabled || !this.store.overdueCounts) return [];
-    const nowMs = this.now();
     const sums = new Map<string, number>();
+    for (const t of this.knownTypes()) sums.set(t, 0);
+    if (!this.enabled || !this.store.overdueCounts) return [...sums].map(([workflow_type, count]) => ({ workflow_type, count }));
+    const nowMs = this.now();
     for (const t of this.deadlines.keys()) sums.set(this.guard.value('workflow_type', t), 0);
     const rows = await this.store.overdueCounts((t) => {
       const d = this.deadlineSeconds(t);

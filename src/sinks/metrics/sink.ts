@@ -118,6 +118,8 @@ export class MetricsSink implements Sink {
   /** per guarded agent, the latest event time */
   private readonly lastSeen: Latest;
   private readonly queueDepth: Children<{ set(v: number): void }>;
+  /** guarded workflow types seen on a run's start or end: the overdue gauge exports each from then on */
+  readonly workflowTypes = new Set<string>();
 
   constructor(
     m: Metrics,
@@ -125,8 +127,13 @@ export class MetricsSink implements Sink {
   ) {
     const b = m.budgets;
     this.events = counterChildren(m.eventsTotal, b);
-    this.started = counterChildren(m.runsStarted, b);
-    this.finished = counterChildren(m.runsFinished, b);
+    // a type is recorded when its first series is made, so the hot path pays nothing for it
+    const seen = (make: (v: string[]) => Inc) => (v: string[]) => {
+      this.workflowTypes.add(v[0]);
+      return make(v);
+    };
+    this.started = new Children(seen((v) => new CounterSeries(m.runsStarted, v)), familyOf(m.runsStarted as unknown as { name: string }, b));
+    this.finished = new Children(seen((v) => new CounterSeries(m.runsFinished, v)), familyOf(m.runsFinished as unknown as { name: string }, b));
     this.runDur = histogramChildren(m.runDuration, b);
     this.stageDur = histogramChildren(m.stageDuration, b);
     this.tasks = counterChildren(m.tasksTotal, b);

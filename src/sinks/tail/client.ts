@@ -1,8 +1,9 @@
 // A live-tail client as the tail sink sees it, whatever its transport: a filter and a bounded queue.
 import type { Predicate } from './filter.js';
 import type { TailEntry } from './history.js';
+import type { TAIL_TRANSPORTS } from '../../metrics/catalog.js';
 
-export type Transport = 'websocket' | 'sse';
+export type Transport = (typeof TAIL_TRANSPORTS)[number];
 
 export abstract class TailClient {
   abstract readonly transport: Transport;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { configFrom } from '../../config/load.js';
 import { validateEvent } from '../../pipeline/validate.js';
-import { DemoGenerator, FLAKY_AGENT } from './generator.js';
+import { demoBudgets, DemoGenerator, FLAKY_AGENT, MODEL_PRICES, TOOLS } from './generator.js';
 
 const limits = configFrom({}).validation;
 
@@ -60,5 +60,51 @@ describe('DemoGenerator', () => {
     expect(flaky.length).toBeGreaterThan(10);
     const depths = events.filter(({ e }) => e.type === 'queue.depth' && e.queue?.name === 'tasks').map(({ e }) => e.queue!.depth);
     expect(Math.max(...depths) - Math.min(...depths)).toBeGreaterThan(40);
+  });
+
+  it('calls tools inside tasks, prices the tokens, and says when each task was enqueued', () => {
+    const gen = new DemoGenerator({ rate: 40, seed: 9 }, start);
+    const events = runFor(gen, start, 600).map((x) => x.e);
+    const ms = (time: unknown) => Date.parse(time as string);
+    const tasks = new Map<string, { agent?: string; started: number; ended?: number }>();
+    for (const e of events) {
+      if (e.type === 'task.started') {
+        expect(ms(e.enqueued_at)).toBeLessThan(ms(e.time));
+        tasks.set(e.task!.id, { agent: e.agent, started: ms(e.time) });
+      }
+      if (e.type === 'task.completed' || e.type === 'task.failed') {
+        tasks.get(e.task!.id)!.ended = ms(e.time);
+        const price = MODEL_PRICES[e.model!];
+        expect(e.cost_usd).toBe(Math.round(e.tokens_in! * price.in + e.tokens_out! * price.out) / 1e6);
+      }
+    }
+    const tools = events.filter((e) => e.type === 'tool.called' || e.type === 'tool.failed');
+    expect(tools.length).toBeGreaterThan(tasks.size);
+    expect(tools.some((e) => e.type === 'tool.failed')).toBe(true);
+    for (const e of tools) {
+      // a tool call belongs to a task of its agent, returns within it, and reports its own latency
+      const task = tasks.get(e.task!.id)!;
+      expect(e.agent).toBe(task.agent);
+      expect(TOOLS[e.agent!].map((x) => x.tool)).toContain(e.tool);
+      expect(e.duration_ms).toBeGreaterThan(0);
+      expect(ms(e.time)).toBeGreaterThan(task.started);
+      if (task.ended !== undefined) expect(ms(e.time)).toBeLessThanOrEqual(task.ended);
+    }
+  });
+
+  it('spends about half of the demo budget a day, at any rate', () => {
+    for (const rate of [10, 40]) {
+      const hours = 1;
+      const gen = new DemoGenerator({ rate, seed: 11 }, start);
+      const spent: Record<string, number> = {};
+      for (const { e } of runFor(gen, start, hours * 3600)) if (e.cost_usd !== undefined) spent[e.agent!] = (spent[e.agent!] ?? 0) + e.cost_usd;
+      const budgets = demoBudgets(rate);
+      expect(Object.keys(spent).sort()).toEqual(Object.keys(budgets).sort());
+      for (const [agent, usd] of Object.entries(spent)) {
+        const share = (usd * (24 / hours)) / budgets[agent];
+        expect(share, agent).toBeGreaterThan(0.3);
+        expect(share, agent).toBeLessThan(0.7);
+      }
+    }
   });
 });

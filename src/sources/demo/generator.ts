@@ -1,6 +1,7 @@
 // Realistic multi-agent workflow traffic for the embedded demo and `simulate`: several workflow
-// types, stages run by agents with their own latency and failure rates, pauses, cancellations,
-// an agent that goes silent now and then, and queues whose depth rises and falls.
+// types, stages run by agents with their own latency and failure rates, tool calls, model tokens
+// and cost, queue waits, pauses, cancellations, an agent that goes silent now and then, and
+// queues whose depth rises and falls. Every metric a generated dashboard or rule reads gets data.
 import type { CanonicalEventInput, Priority } from '../../events/schema.js';
 
 /** mulberry32: small, fast, seedable; good enough for traffic shapes. */
@@ -31,6 +32,51 @@ export const AGENTS: Record<string, AgentProfile> = {
   deployer: { median: 4, sigma: 0.3, failure: 0.04 },
 };
 
+/** Tools each agent calls during a task, with a median latency (seconds) and a failure rate. */
+export const TOOLS: Record<string, { tool: string; median: number; failure: number }[]> = {
+  planner: [{ tool: 'search_docs', median: 0.4, failure: 0.02 }],
+  researcher: [
+    { tool: 'web_search', median: 1.8, failure: 0.06 },
+    { tool: 'read_file', median: 0.02, failure: 0.005 },
+  ],
+  coder: [
+    { tool: 'read_file', median: 0.02, failure: 0.005 },
+    { tool: 'edit_file', median: 0.03, failure: 0.01 },
+    { tool: 'run_shell', median: 2.5, failure: 0.08 },
+  ],
+  tester: [{ tool: 'run_tests', median: 1.5, failure: 0.1 }],
+  reviewer: [
+    { tool: 'git_diff', median: 0.15, failure: 0.01 },
+    { tool: 'read_file', median: 0.02, failure: 0.005 },
+  ],
+  deployer: [{ tool: 'kubectl_apply', median: 3, failure: 0.05 }],
+};
+
+/** US dollars per million tokens, in and out, by model (list prices of the day, roughly). */
+export const MODEL_PRICES: Record<string, { in: number; out: number }> = {
+  large: { in: 3, out: 15 },
+  small: { in: 0.25, out: 1.25 },
+};
+
+/**
+ * The demo's daily budget per agent, in US dollars per (event per second) of demo rate: about twice
+ * what the demo spends, so the budget-burn panel shows about half used and its alert stays quiet
+ * at any rate. Measured from the generator over simulated hours (generator.test.ts checks it).
+ */
+export const DEMO_BUDGET_PER_RATE: Record<string, number> = {
+  planner: 5.2,
+  researcher: 115,
+  coder: 110,
+  tester: 11,
+  reviewer: 10,
+  deployer: 2.8,
+};
+
+/** Daily budgets for the demo's agents at `rate` events per second (rounded to cents). */
+export function demoBudgets(rate: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(DEMO_BUDGET_PER_RATE).map(([agent, usd]) => [agent, Math.round(usd * rate * 100) / 100]));
+}
+
 /** The agent that goes silent: no heartbeats and no tasks for a while, every few minutes. */
 export const FLAKY_AGENT = 'researcher';
 
@@ -54,8 +100,9 @@ const PRIORITY_WEIGHTS: [Priority, number][] = [
   ['critical', 0.05],
 ];
 
-// A run emits about this many events: started/ended, per stage 2, per task 2 (1–3 tasks).
-const EVENTS_PER_RUN_ESTIMATE = 22;
+// A run emits about this many events: started/ended, per stage 2, per task 2 and 1–3 tool calls
+// (1–3 tasks a stage). Measured 38.5 over simulated hours; rounded up for heartbeats and queue samples.
+const EVENTS_PER_RUN_ESTIMATE = 40;
 
 export interface DemoOptions {
   /** target events per second, heartbeats and queue samples included */
@@ -199,18 +246,24 @@ export class DemoGenerator {
       for (let k = 0; k < tasks && !stageFailed; k++) {
         for (let attempt = 0; attempt < 2; attempt++) {
           const task = { id: `t-${this.id()}`, name: `${stage}-${k + 1}` };
+          const enqueued = t;
           // queue wait before the agent picks it up
           t += (200 + this.rnd() * 800) / this.scale;
           // work for the silent agent waits in its queue until it comes back
           if (agent === FLAKY_AGENT && this.silent(t)) t = this.silenceEnd(t) + 1;
-          this.emit(t, { type: 'task.started', workflow, stage, task, agent, priority });
+          this.emit(t, { type: 'task.started', workflow, stage, task, agent, priority, enqueued_at: new Date(enqueued).toISOString() });
           let latency = this.lognormal(profile.median, profile.sigma) * 1000;
           // the flaky agent is slow and error-prone while it is silent
           const failed = this.rnd() < profile.failure;
           if (failed) latency *= 0.4;
+          this.toolCalls(t, latency, { workflow, stage, task, agent, priority });
           t += latency / this.scale;
           // an agent that went quiet mid-task reports back only when it returns
           if (agent === FLAKY_AGENT && this.silent(t)) t = this.silenceEnd(t) + 1 + this.rnd() * 500;
+          const model = agent === 'coder' || agent === 'researcher' ? 'large' : 'small';
+          const tokensIn = Math.round(300 + this.rnd() * 3000);
+          const tokensOut = Math.round(100 + this.rnd() * 1500);
+          const price = MODEL_PRICES[model];
           this.emit(t, {
             type: failed ? 'task.failed' : 'task.completed',
             workflow,
@@ -218,9 +271,10 @@ export class DemoGenerator {
             task,
             agent,
             priority,
-            tokens_in: Math.round(300 + this.rnd() * 3000),
-            tokens_out: Math.round(100 + this.rnd() * 1500),
-            model: agent === 'coder' || agent === 'researcher' ? 'large' : 'small',
+            tokens_in: tokensIn,
+            tokens_out: tokensOut,
+            model,
+            cost_usd: Math.round(tokensIn * price.in + tokensOut * price.out) / 1e6,
           });
           if (!failed) break;
           if (attempt === 1) stageFailed = true;
@@ -251,6 +305,25 @@ export class DemoGenerator {
     }
     t += 30 / this.scale;
     this.emit(t, { type: `workflow.${outcome}`, workflow, priority });
+  }
+
+  /**
+   * One to three tool calls spread over a task that started at `t0` and works for `latencyMs`
+   * (unscaled); each reports when it returns, with its own duration, and none outlasts its share of
+   * the task. The silent agent's calls during its silence are never heard.
+   */
+  private toolCalls(t0: number, latencyMs: number, e: Pick<CanonicalEventInput, 'workflow' | 'stage' | 'task' | 'agent' | 'priority'>): void {
+    const tools = TOOLS[e.agent!];
+    const n = 1 + Math.floor(this.rnd() * 3);
+    const slot = latencyMs / n;
+    for (let j = 0; j < n; j++) {
+      const spec = tools[Math.floor(this.rnd() * tools.length)];
+      const durationMs = Math.round(Math.min(this.lognormal(spec.median, 0.5) * 1000, slot * 0.9));
+      const at = t0 + (j * slot + durationMs) / this.scale;
+      const failed = this.rnd() < spec.failure;
+      if (e.agent === FLAKY_AGENT && this.silent(at)) continue;
+      this.emit(at, { ...e, type: failed ? 'tool.failed' : 'tool.called', tool: spec.tool, duration_ms: durationMs });
+    }
   }
 
   /** Events due by `now`, in time order; call often (every 50–250 ms). */

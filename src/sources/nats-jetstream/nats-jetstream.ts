@@ -101,6 +101,8 @@ class ConsumerLoop {
 
 export class NatsJetStreamSource implements Source {
   readonly kind = 'nats-jetstream' as const;
+  /** consumer statuses are counted under their nats.js names (watchConsumer) */
+  readonly errorKinds = ['sink_failed', 'disconnected', 'heartbeats_missed', 'consumer_not_found', 'stream_not_found', 'consumer_deleted'] as const;
   private nc?: NatsConnection;
   private jsm?: JetStreamManager;
   private loops: ConsumerLoop[] = [];

@@ -26,6 +26,7 @@ type StreamReply = [key: Buffer, entries: Entry[]][];
 
 export class RedisStreamsSource implements Source {
   readonly kind = 'redis-streams' as const;
+  readonly errorKinds = ['disconnected', 'group_missing', 'batch_failed', 'group_recreated', 'claimed'] as const;
   private redis?: Redis;
   private connected = false;
   private detail = 'not started';
