@@ -33,13 +33,24 @@ export function clock(t) {
   return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
 }
 
-/** @param {number | null | undefined} s seconds */
+/**
+ * A duration for people: 840 ms, 4.25 s, 42.5 s, 2m 5s, 3h 20m. Each unit is chosen by the value as
+ * it reads after rounding, so rounding up carries into the next unit (119.6 s is "2m 0s", never
+ * "1m 60s"; 59.95 s is "1m 0s", never "60.0 s").
+ * @param {number | null | undefined} s seconds
+ */
 export function seconds(s) {
-  if (s === null || s === undefined || Number.isNaN(s)) return '–';
-  if (s < 1) return `${Math.round(s * 1000)} ms`;
-  if (s < 60) return `${s.toFixed(s < 10 ? 2 : 1)} s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${Math.round(s % 60)}s`;
-  return `${Math.floor(s / 3600)}h ${Math.round((s % 3600) / 60)}m`;
+  if (s === null || s === undefined || !Number.isFinite(s)) return '–';
+  const ms = Math.round(s * 1000);
+  if (ms < 1000) return `${ms} ms`;
+  const hundredths = s.toFixed(2);
+  if (Number(hundredths) < 10) return `${hundredths} s`;
+  const tenths = s.toFixed(1);
+  if (Number(tenths) < 60) return `${tenths} s`;
+  const whole = Math.round(s);
+  if (whole < 3600) return `${Math.floor(whole / 60)}m ${whole % 60}s`;
+  const minutes = Math.round(s / 60);
+  return `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
 }
 
 /** @param {number | undefined} ms */
