@@ -2,7 +2,7 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Config, SourceConfig } from './config/schema.js';
+import type { Config, SourceConfig, SourceKind } from './config/schema.js';
 import { ConfigError, REJECT_REASONS } from './errors.js';
 import type { ControlBus } from './control/command.js';
 import { createControlBus } from './control/index.js';
@@ -38,16 +38,10 @@ import type { LifecycleStore } from './state/lifecycle.js';
 import { MemoryLifecycleStore } from './state/memory.js';
 import { RedisLifecycleStore } from './state/redis.js';
 import { createTailFollower, type TailFollower } from './sinks/tail/follow.js';
-import type { StreamPositions } from './sinks/tail/stream-history.js';
 import { TailSink } from './sinks/tail/tail.js';
-import { DemoSource } from './sources/demo/demo.js';
 import { demoBudgets } from './sources/demo/generator.js';
-import { FileSource } from './sources/file/file.js';
-import { HttpSource, ingestPlugin } from './sources/http/http.js';
-import { MemorySource } from './sources/memory/memory.js';
-import { NatsJetStreamSource } from './sources/nats-jetstream/nats-jetstream.js';
-import { RedisStreamsSource } from './sources/redis-streams/redis-streams.js';
-import { loadNats, loadRedis } from './util/bus-clients.js';
+import { descriptorOf, kindsWith } from './sources/index.js';
+import type { StreamPositions } from './sources/types.js';
 import { promClient, requireCjs } from './util/cjs.js';
 
 // required, not imported: see util/cjs.ts
@@ -56,14 +50,8 @@ const { default: helmet } = requireCjs('@fastify/helmet') as typeof import('@fas
 const { default: websocket } = requireCjs('@fastify/websocket') as typeof import('@fastify/websocket');
 const { default: pino } = requireCjs('pino') as typeof import('pino');
 
-const DEFAULT_NAMES: Record<SourceConfig['kind'], string> = {
-  'nats-jetstream': 'nats',
-  'redis-streams': 'redis',
-  http: 'http',
-  memory: 'memory',
-  demo: 'demo',
-  file: 'file',
-};
+/** A source's name: its config's, else its kind's default. */
+const sourceName = (sc: SourceConfig): string => sc.name ?? descriptorOf(sc.kind).defaultName;
 
 export interface AppOptions {
   logger?: Logger;
@@ -112,7 +100,7 @@ export function effectiveSources(config: Config): SourceConfig[] {
   if (config.demo && !list.some((s) => s.kind === 'demo')) list.push({ kind: 'demo', format: 'auto', rate: 40, timeScale: 1 });
   const names = new Set<string>();
   for (const [i, s] of list.entries()) {
-    const name = s.name ?? DEFAULT_NAMES[s.kind];
+    const name = sourceName(s);
     if (names.has(name)) throw new ConfigError(`sources.${i}.name: duplicate source name ${name}; give each source a name`, [{ path: `sources.${i}.name`, message: 'duplicate' }]);
     names.add(name);
   }
@@ -162,7 +150,7 @@ function checkSharedDedupe(config: Config): void {
     ]);
   }
   for (const [i, sc] of config.sources.entries()) {
-    const redelivery = sc.kind === 'nats-jetstream' ? sc.ackWaitMs : sc.kind === 'redis-streams' ? sc.claimIdleMs : undefined;
+    const redelivery = descriptorOf(sc.kind).redeliveryMs?.(sc);
     if (redelivery !== undefined && a.sharedDedupePendingMs >= redelivery) {
       throw new ConfigError(
         `accounting.sharedDedupePendingMs (${a.sharedDedupePendingMs}) must be below sources.${i} redelivery delay (${redelivery} ms), or a batch whose replica died is dropped as a duplicate when it comes again`,
@@ -202,51 +190,32 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   const overdue = new OverdueRuns(store, config.runs, guard, opts.now ?? Date.now, () => metricsSink.workflowTypes);
   metrics.providers.overdueRuns = () => overdue.counts();
 
-  const sources: Source[] = [];
-  let http: HttpSource | undefined;
-  for (const sc of effectiveSources(config)) {
-    const name = sc.name ?? DEFAULT_NAMES[sc.kind];
-    switch (sc.kind) {
-      case 'nats-jetstream':
-        sources.push(new NatsJetStreamSource(name, sc, logger, metrics));
-        break;
-      case 'redis-streams':
-        sources.push(new RedisStreamsSource(name, sc, logger, metrics));
-        break;
-      case 'http':
-        http = new HttpSource(name, sc.bodyLimitBytes, sc.maxEventsPerRequest);
-        sources.push(http);
-        break;
-      case 'memory':
-        sources.push(new MemorySource(name));
-        break;
-      case 'demo':
-        sources.push(new DemoSource(name, { rate: sc.rate, seed: sc.seed, timeScale: sc.timeScale }, logger, metrics, opts.now));
-        break;
-      case 'file':
-        sources.push(new FileSource(name, sc.path, sc.batch, sc.progress));
-        break;
-    }
-  }
+  const sources = effectiveSources(config).map((sc) => descriptorOf(sc.kind).create(sourceName(sc), sc, { logger, metrics, now: opts.now }));
   // closed label sets start at zero, so the rejection and source-error panels have a series at once
   for (const s of sources) {
     for (const reason of REJECT_REASONS) metrics.rejected.labels(s.name, reason).inc(0);
     for (const kind of s.errorKinds ?? []) metrics.sourceErrors.labels(s.name, kind).inc(0);
   }
-  const sourceConfigs = new Map(effectiveSources(config).map((sc) => [sc.name ?? DEFAULT_NAMES[sc.kind], sc]));
+  const sourceConfigs = new Map(effectiveSources(config).map((sc) => [sourceName(sc), sc]));
+  const firstOf = (kind: SourceKind) => sources.find((s) => s.kind === kind);
+  // sources that serve routes finish their requests with the server, so they stop after it
+  const served = sources.filter((s) => descriptorOf(s.kind).routes);
 
-  if (config.deadLetters.natsSubject) {
-    const nats = sources.find((s): s is NatsJetStreamSource => s instanceof NatsJetStreamSource);
-    if (!nats) throw new ConfigError('deadLetters.natsSubject needs a nats-jetstream source', [{ path: 'deadLetters.natsSubject', message: 'no nats-jetstream source' }]);
-    deadLetters.addOutput(nats.deadLetterOutput(config.deadLetters.natsSubject));
-  }
-  if (config.deadLetters.redisStream) {
-    const redis = sources.find((s): s is RedisStreamsSource => s instanceof RedisStreamsSource);
-    if (!redis) throw new ConfigError('deadLetters.redisStream needs a redis-streams source', [{ path: 'deadLetters.redisStream', message: 'no redis-streams source' }]);
-    deadLetters.addOutput(redis.deadLetterOutput(config.deadLetters.redisStream, config.deadLetters.redisMaxLen));
+  for (const [kind, d] of kindsWith('deadLetters')) {
+    const { setting } = d.deadLetters;
+    if (!config.deadLetters[setting]) continue;
+    const source = firstOf(kind);
+    if (!source) throw new ConfigError(`deadLetters.${setting} needs a ${kind} source`, [{ path: `deadLetters.${setting}`, message: `no ${kind} source` }]);
+    deadLetters.addOutput(d.deadLetters.output(source, config.deadLetters));
   }
 
-  const control = createControlBus(config.control, sources);
+  const control = createControlBus(
+    config.control,
+    kindsWith('control').map(([kind, d]) => {
+      const source = firstOf(kind);
+      return { bus: d.control.bus, kind, create: source && (() => d.control.create(source, config.control)) };
+    }),
+  );
   const audit = new AuditLog(config.control.auditSize, logger, config.control.auditFile);
 
   metrics.providers.sources = () => sources.map((s) => ({ name: s.name, kind: s.kind, ...s.status() }));
@@ -317,7 +286,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       // the client libraries of the configured buses (only those: see util/bus-clients.ts), loaded
       // up front so the history read's budget below covers the network alone
       const kinds = new Set(namedSources.map((s) => s.config.kind));
-      const clients = Promise.all([kinds.has('nats-jetstream') && loadNats(), kinds.has('redis-streams') && loadRedis()]);
+      const clients = Promise.all([...kinds].map((k) => descriptorOf(k).loadClients?.()));
       await server.ready();
       await clients;
       // before the sources start, so the history read back from the bus precedes live events
@@ -346,11 +315,11 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       app.shuttingDown = true;
       // 1. bus sources stop fetching and ack what they hold; 2. the server finishes in-flight
       // requests and closes tail clients; 3. the pipeline drains; 4. state and sinks let go
-      for (const s of sources) if (s !== http) await s.stop().catch((err) => logger.error({ err, source: s.name }, 'source stop failed'));
+      for (const s of sources) if (!served.includes(s)) await s.stop().catch((err) => logger.error({ err, source: s.name }, 'source stop failed'));
       await follower?.stop();
       await tail.closeClients(); // WebSocket 1001 and the end of SSE streams, before the server waits on them
       await server.close();
-      await http?.stop();
+      for (const s of served) await s.stop();
       await pipeline.close();
       await app.otel?.shutdown(); // a last push of metrics and spans
       await store.close();
@@ -367,10 +336,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     scope.addHook('onRequest', auth.require('read'));
     await scope.register(deadLettersPlugin, { deadLetters });
   });
-  if (http) {
-    const hc = sourceConfigs.get(http.name) as Extract<SourceConfig, { kind: 'http' }>;
-    server.register(ingestPlugin, { source: http, metrics, deadLetters, guard: auth.require('ingest'), rateLimit: hc.rateLimit });
-  }
+  for (const s of served) descriptorOf(s.kind).routes!(server, s, sourceConfigs.get(s.name)!, { metrics, deadLetters, ingestGuard: auth.require('ingest') });
   server.register(authPlugin, { auth });
   server.register(tailWsPlugin, { tail, auth, metrics });
   server.register(sseApiPlugin, { tail, auth, metrics });

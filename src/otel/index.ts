@@ -7,7 +7,7 @@ import { AggregationType, InstrumentType, MeterProvider, PeriodicExportingMetric
 import { BasicTracerProvider, BatchSpanProcessor, TraceIdRatioBasedSampler, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Config } from '../config/schema.js';
+import type { Config, SourceKind } from '../config/schema.js';
 import type { BatchHandler, Sink } from '../pipeline/types.js';
 import type { Metrics } from '../metrics/registry.js';
 import { VERSION } from '../metrics/registry.js';
@@ -19,7 +19,7 @@ export const SPAN_BATCH_DELAY_MS = 1000; // spans leave in batches; a second kee
 
 export interface Otel {
   /** the handler with a span per batch (identity when traces are off) */
-  traceHandler(source: string, kind: string, handler: BatchHandler): BatchHandler;
+  traceHandler(source: string, kind: SourceKind, handler: BatchHandler): BatchHandler;
   /** the sink with a child span per write (identity when traces are off) */
   traceSink(sink: Sink): Sink;
   /** pushes metrics and spans now */

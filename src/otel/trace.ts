@@ -2,10 +2,10 @@
 // its release for ack, with the event ids as attributes and a child span per sink.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import type { SourceKind } from '../config/schema.js';
 import type { BatchHandler, ProcessedBatch, Sink } from '../pipeline/types.js';
+import { descriptorOf } from '../sources/index.js';
 
-/** Source kinds that ack a batch after it went through the sinks (and call BatchResult.acked). */
-const ACKING = new Set(['nats-jetstream', 'redis-streams']);
 export const ACK_WAIT_MS = 30_000; // a batch span whose ack never comes ends after this, marked unconfirmed
 
 export class BatchTracer {
@@ -17,7 +17,9 @@ export class BatchTracer {
     private readonly maxIds: number,
   ) {}
 
-  handler(source: string, kind: string, next: BatchHandler): BatchHandler {
+  handler(source: string, kind: SourceKind, next: BatchHandler): BatchHandler {
+    // a kind that acks once the sinks took a batch (and calls BatchResult.acked then): its span waits for the ack
+    const acks = descriptorOf(kind).acks;
     return (messages) => {
       const span = this.tracer.startSpan(`batch ${source}`, {
         kind: SpanKind.CONSUMER,
@@ -38,7 +40,7 @@ export class BatchTracer {
         span.setAttributes({ 'wfx.accepted': r.accepted, 'wfx.rejected': r.rejected });
         // every sink took the batch: the source may ack now
         span.addEvent('released for ack');
-        if (!ACKING.has(kind)) {
+        if (!acks) {
           span.end();
           return r;
         }

@@ -9,7 +9,9 @@ import { SharedFrames, type TailClient, type Transport } from './client.js';
 import { compileFilter, type TailFilter } from './filter.js';
 import { History, type TailEntry } from './history.js';
 import { WindowStats, type WindowSnapshot } from './stats.js';
-import { readStreamHistory, type StreamPositions } from './stream-history.js';
+import { descriptorOf } from '../../sources/index.js';
+import type { StreamPositions } from '../../sources/types.js';
+import { readStreamHistory } from './stream-history.js';
 
 export type TailConfig = Config['tail'];
 
@@ -222,7 +224,7 @@ export class TailSink implements Sink {
    * With `positions` (the follower takes over) every stream is read to its end, recorded there.
    */
   async loadHistory(sources: { name: string; config: SourceConfig }[], validation: Config['validation'], positions?: StreamPositions): Promise<number> {
-    const bus = sources.filter((s) => s.config.kind === 'nats-jetstream' || s.config.kind === 'redis-streams');
+    const bus = sources.filter((s) => descriptorOf(s.config.kind).readHistory);
     if (!this.config.historyFromSources || this.config.historySize === 0 || bus.length === 0) return 0;
     const ac = new AbortController();
     let timer: NodeJS.Timeout | undefined;

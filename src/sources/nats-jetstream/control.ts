@@ -1,7 +1,7 @@
 // The NATS control bus: commands on <prefix>.<workflow id> over the nats-jetstream source's connection.
 import type { NatsConnection } from '@nats-io/transport-node';
-import { loadNats, natsIfLoaded } from '../util/bus-clients.js';
-import { ControlBusError, type ControlBus, type ControlCommand } from './command.js';
+import { loadNats, natsIfLoaded } from '../../util/bus-clients.js';
+import { ControlBusError, type ControlBus, type ControlCommand } from '../../control/command.js';
 
 // a subject token cannot hold the separator or wildcards, nor whitespace
 const BAD_TOKEN = /[.*>\s]/;

@@ -1,6 +1,6 @@
 // The Redis control bus: commands XADDed to one stream over the redis-streams source's client.
 import type { Redis } from 'ioredis';
-import { ControlBusError, type ControlBus, type ControlCommand } from './command.js';
+import { ControlBusError, type ControlBus, type ControlCommand } from '../../control/command.js';
 
 export const PUBLISH_TIMEOUT_MS = 5000; // the client queues commands while reconnecting; an operator waits no longer
 

@@ -1,0 +1,9 @@
+// The demo kind: generated workflow traffic for `serve --demo` (see ../types.ts).
+import type { SourceDescriptor } from '../types.js';
+import { DemoSource } from './demo.js';
+
+export const demo: SourceDescriptor<'demo', DemoSource> = {
+  defaultName: 'demo',
+  create: (name, config, { logger, metrics, now }) => new DemoSource(name, { rate: config.rate, seed: config.seed, timeScale: config.timeScale }, logger, metrics, now),
+  acks: false,
+};
