@@ -5,6 +5,9 @@ import { ascodeSchema } from './ascode.js';
 
 export const DEFAULT_PORT = 9477; // the exporter's port, next to the well-known exporter range
 export const DEFAULT_BATCH = 256; // one JetStream pull / XREADGROUP COUNT; bounds memory per fetch
+// the client's default is 30 s, and a pull left on a dead consumer leader then stalls a replica ~30 s
+// (measured 23 s in test/faults/nats-cluster.test.ts); at 5 s an idle replica sends one pull per 5 s
+export const DEFAULT_PULL_EXPIRES_MS = 5000;
 export const DEFAULT_BODY_LIMIT = 1 << 20; // 1 MiB per HTTP request: ~2,000 typical events
 export const DEFAULT_DEAD_LETTER_RING = 1000; // enough to diagnose a bad producer, bounded memory
 
@@ -72,6 +75,12 @@ const natsSource = z
     ackWaitMs: z.number().int().min(1000).default(30_000).describe('redelivery after this long without ack'),
     maxAckPending: z.number().int().min(1).default(8192).describe('bounds unacked messages in flight'),
     deliverPolicy: z.enum(['all', 'new']).default('all').describe('where a newly created consumer starts'),
+    pullExpiresMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(DEFAULT_PULL_EXPIRES_MS)
+      .describe('a pull request lasts this long (heartbeats every half of it); a pull left on a server that died, as when a cluster moves the consumer leader, is replaced after two missed heartbeats'),
   })
   .strict();
 

@@ -40,7 +40,8 @@ export class Traffic {
   private unconfirmed = 0;
   private running = false;
   private loop?: Promise<void>;
-  private readonly runId = `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+  /** the prefix of every generated event id: event `seq` has id `${runId}-${seq}` */
+  readonly runId = `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 
   constructor(private readonly transport: Transport) {}
 
@@ -127,7 +128,7 @@ export class Traffic {
 }
 
 /** JetStream: subject `${subject}.<type>`, Nats-Msg-Id = event id, so a retried publish is stored once. */
-export async function natsTraffic(url: string, subject: string): Promise<Traffic> {
+export async function natsTraffic(url: string | string[], subject: string): Promise<Traffic> {
   const nc: NatsConnection = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 200, name: 'fault-publisher' });
   const js: JetStreamClient = jetstream(nc);
   return new Traffic({

@@ -1,4 +1,4 @@
-// Real processes for fault tests: private nats-server and redis-server instances and exporter processes
+// Real processes for fault tests: private nats-server (single or clustered) and redis-server instances and exporter processes
 // (the built CLI), each on its own free port and temp dir, with signals by PID and cleanup of only
 // what this helper started.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -6,6 +6,8 @@ import { accessSync, constants, mkdtempSync, openSync, closeSync, readFileSync, 
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { stringify as toYaml } from 'yaml';
 import { reachable } from './brokers.js';
 
@@ -159,8 +161,15 @@ class Broker extends Proc {
 }
 
 export class NatsServer extends Broker {
-  constructor(port: number, readonly storeDir: string, logFile: string) {
-    super('nats-server', 'nats', port, () => ['-js', '-sd', storeDir, '-a', '127.0.0.1', '-p', String(port)], logFile);
+  constructor(
+    port: number,
+    readonly storeDir: string,
+    logFile: string,
+    /** the server's name in a cluster (JetStream reports stream leaders by it) */
+    readonly serverName?: string,
+    extraArgs: string[] = [],
+  ) {
+    super('nats-server', 'nats', port, () => ['-js', '-sd', storeDir, '-a', '127.0.0.1', '-p', String(port), ...(serverName ? ['-n', serverName] : []), ...extraArgs], logFile);
   }
 }
 
@@ -297,6 +306,23 @@ export class ReadyWatch {
   }
 }
 
+/** Waits until JetStream answers an account-info request on `url` (a cluster's meta leader is elected). */
+export async function jetStreamAnswers(url: string, timeoutMs = 30_000): Promise<void> {
+  const nc = await connect({ servers: url });
+  try {
+    await until(`JetStream answering on ${url}`, async () => {
+      try {
+        await jetstreamManager(nc, { timeout: 1000 });
+        return true;
+      } catch {
+        return false;
+      }
+    }, timeoutMs, 250);
+  } finally {
+    await nc.close();
+  }
+}
+
 /** Everything one test file starts; `cleanup()` (in afterAll) kills exactly these PIDs and removes their dirs. */
 export class Processes {
   private readonly procs: Proc[] = [];
@@ -328,6 +354,28 @@ export class Processes {
     this.procs.push(n);
     await n.start();
     return n;
+  }
+
+  /**
+   * `n` nats-servers in one cluster (routes on loopback, JetStream on each with its own store), named
+   * wfx-0..wfx-<n-1>; resolves once JetStream answers through every server (a meta leader is elected).
+   */
+  async natsCluster(n = 3): Promise<NatsServer[]> {
+    const dir = this.dir('nats-cluster');
+    const routePorts = await Promise.all(Array.from({ length: n }, () => freePort()));
+    const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
+    const servers: NatsServer[] = [];
+    for (let i = 0; i < n; i++) {
+      const args = ['--cluster_name', 'wfx', '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes];
+      const s = new NatsServer(await freePort(), join(dir, `store-${i}`), join(dir, `nats-${i}.log`), `wfx-${i}`, args);
+      this.procs.push(s);
+      servers.push(s);
+    }
+    // all spawned before any is awaited: JetStream needs a quorum of the cluster to elect its meta leader
+    for (const s of servers) s.spawn();
+    for (const s of servers) await until(`nats-server ${s.serverName} on port ${s.port}`, () => reachable(s.url, 200), 15_000);
+    for (const s of servers) await jetStreamAnswers(s.url);
+    return servers;
   }
 
   async redis(opts: { persistent?: boolean } = {}): Promise<RedisServer> {

@@ -148,6 +148,7 @@ export class NatsJetStreamSource implements Source {
       }, cfg.ackWaitMs);
       loop.messages = await consumer.consume({
         max_messages: cfg.batch * 2, // one batch in the handler, one arriving
+        expires: cfg.pullExpiresMs,
         callback: loop.onMessage,
       });
       void this.watchConsumer(loop);
