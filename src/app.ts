@@ -23,6 +23,7 @@ import { snapshotApiPlugin } from './server/api-snapshot.js';
 import { sseApiPlugin } from './server/api-sse.js';
 import { AuditLog, auditPlugin } from './server/audit.js';
 import { Auth, authPlugin } from './server/auth.js';
+import { guardConnections, serverTimeouts } from './server/connections.js';
 import { controlPlugin } from './server/control.js';
 import { debugPlugin } from './server/debug.js';
 import { runsPlugin } from './server/runs.js';
@@ -255,7 +256,9 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     schemaController: onDemandSchemaCompilers(), // ajv only if a route ever has a schema
+    ...serverTimeouts(config.server),
   });
+  guardConnections(server, config.server, metrics, logger);
 
   const app: App = {
     config,

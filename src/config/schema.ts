@@ -175,8 +175,51 @@ export const configSchema = z
         host: z.string().default('0.0.0.0'),
         port: z.number().int().min(0).max(65535).default(DEFAULT_PORT),
         shutdownTimeoutMs: z.number().int().min(100).default(10_000).describe('drain budget on SIGTERM'),
+        // what one client may hold of the server (src/server/connections.ts, docs/RELIABILITY.md)
+        headersTimeoutMs: z
+          .number()
+          .int()
+          .min(100)
+          .default(10_000)
+          .describe('a connection that has not sent the headers of its request in this long, from connecting or from the end of the previous request, gets 408 and is closed (a slow or silent client)'),
+        requestTimeoutMs: z
+          .number()
+          .int()
+          .min(100)
+          .default(30_000)
+          .describe('the whole request, body included, must arrive in this long, else 408 and closed: a 1 MiB ingest body needs 35 kB/s at the default'),
+        keepAliveTimeoutMs: z
+          .number()
+          .int()
+          .min(100)
+          .default(72_000)
+          .describe('an idle keep-alive connection is closed after this long; longer than the 60 s idle timeout of common load balancers, so they close first'),
+        connectionTimeoutMs: z
+          .number()
+          .int()
+          .min(1000)
+          .default(120_000)
+          .describe('a connection with a response under way (an export, an SSE stream) on which nothing moved for this long is closed; must exceed tail.heartbeatIntervalMs, which keeps quiet tail streams moving'),
+        maxRequestsPerSocket: z.number().int().min(0).default(0).describe('requests one keep-alive connection may carry before it is closed (0: no limit); spreads clients over replicas behind a proxy'),
+        maxConnections: z
+          .number()
+          .int()
+          .min(16)
+          .max(1_000_000)
+          .default(4096)
+          .describe(
+            'open connections at most; a new connection past it closes the one idle longest (no request under way), or is refused when none is idle. Lowered at start to the open-file limit minus 256 when that is smaller',
+          ),
+        reservedConnections: z
+          .number()
+          .int()
+          .min(0)
+          .default(64)
+          .describe('of maxConnections, held back for GET /metrics, /healthz and /readyz: other requests (ingest, API, tail streams) under way beyond maxConnections minus this get 503'),
       })
       .strict()
+      .refine((s) => s.headersTimeoutMs <= s.requestTimeoutMs, { path: ['headersTimeoutMs'], message: 'headersTimeoutMs must not exceed requestTimeoutMs' })
+      .refine((s) => s.reservedConnections < s.maxConnections, { path: ['reservedConnections'], message: 'reservedConnections must be below maxConnections' })
       .prefault({}),
     demo: z.boolean().default(false).describe('add a demo source (serve --demo)'),
     http: z.boolean().default(true).describe('accept POST /api/events even when no http source is listed'),
@@ -439,7 +482,12 @@ export const configSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  // a quiet SSE stream moves only by its heartbeat: the idle timeout would close it between two
+  .refine((c) => c.server.connectionTimeoutMs > c.tail.heartbeatIntervalMs, {
+    path: ['server', 'connectionTimeoutMs'],
+    message: 'server.connectionTimeoutMs must exceed tail.heartbeatIntervalMs',
+  });
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

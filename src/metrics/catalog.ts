@@ -27,6 +27,9 @@ function def<const L extends string>(d: MetricDef<L>): MetricDef<L> {
 export const LIFECYCLE_ANOMALY_KINDS = ['end_without_start', 'duplicate_start', 'end_before_start', 'pause_without_start', 'evicted', 'out_of_order', 'duplicate_id', 'late', 'invalid_queue_wait'] as const;
 /** Live-tail transports, the closed set of the tail metrics' transport label. */
 export const TAIL_TRANSPORTS = ['websocket', 'sse'] as const;
+/** Why the server closed or refused a connection (httpConnectionsClosed); a closed set, zero from the start. */
+export const CONNECTION_CLOSE_REASONS = ['max_connections', 'evicted_idle', 'max_requests', 'headers_timeout', 'request_timeout', 'idle_timeout'] as const;
+export type ConnectionCloseReason = (typeof CONNECTION_CLOSE_REASONS)[number];
 
 export const catalog = {
   eventsTotal: def({
@@ -238,6 +241,18 @@ export const catalog = {
     name: 'workflow_exporter_auth_rejected_total',
     type: 'counter',
     help: 'Requests refused by token, Origin or rate-limit checks, by reason (missing_token, invalid_token, insufficient_role, origin_not_allowed, rate_limited).',
+    labels: ['reason'],
+  }),
+  httpConnections: def({
+    name: 'workflow_exporter_http_connections',
+    type: 'gauge',
+    help: 'Open HTTP connections, WebSocket and SSE included; at most server.maxConnections.',
+    labels: [],
+  }),
+  httpConnectionsClosed: def({
+    name: 'workflow_exporter_http_connections_closed_total',
+    type: 'counter',
+    help: 'Connections the server refused or closed to protect itself, by reason: max_connections (refused, the cap reached with none idle), evicted_idle (the one idle longest, closed to admit a new one), max_requests (503, too many requests under way outside the reserve for metrics and health), headers_timeout and request_timeout (408, too slow), idle_timeout (nothing moved on a response under way).',
     labels: ['reason'],
   }),
   controlCommands: def({

@@ -5,7 +5,7 @@ import { promClient as client } from '../util/cjs.js';
 import type { Config } from '../config/schema.js';
 import { budgetRows, SeriesBudgets } from './budget.js';
 import { OVERFLOW } from './guard.js';
-import { catalog, LIFECYCLE_ANOMALY_KINDS, TAIL_TRANSPORTS, type MetricDef } from './catalog.js';
+import { catalog, CONNECTION_CLOSE_REASONS, LIFECYCLE_ANOMALY_KINDS, TAIL_TRANSPORTS, type MetricDef } from './catalog.js';
 import { CounterSeries } from './series.js';
 
 type Labels<D> = D extends MetricDef<infer L> ? L : never;
@@ -16,6 +16,8 @@ export interface ScrapeProviders {
   activeRuns?: () => Promise<{ workflow_type: string; state: string; count: number }[]> | { workflow_type: string; state: string; count: number }[];
   sources?: () => { name: string; kind: string; connected: boolean; pending?: number }[];
   overdueRuns?: () => Promise<{ workflow_type: string; count: number }[]>;
+  /** open HTTP connections (server/connections.ts) */
+  httpConnections?: () => number;
 }
 
 export interface Metrics {
@@ -56,6 +58,8 @@ export interface Metrics {
   tailDropped: Prom.Counter<Labels<C['tailDropped']>>;
   tailRejected: Prom.Counter<Labels<C['tailRejected']>>;
   authRejected: Prom.Counter<Labels<C['authRejected']>>;
+  httpConnections: Prom.Gauge<Labels<C['httpConnections']>>;
+  httpConnectionsClosed: Prom.Counter<Labels<C['httpConnectionsClosed']>>;
   controlCommands: Prom.Counter<Labels<C['controlCommands']>>;
   otlpExports: Prom.Counter<Labels<C['otlpExports']>>;
   buildInfo: Prom.Gauge<Labels<C['buildInfo']>>;
@@ -146,6 +150,10 @@ export function createMetrics(registry: Registry, cfg: Config['metrics']): Metri
     tailDropped: counter(registry, catalog.tailDropped),
     tailRejected: counter(registry, catalog.tailRejected),
     authRejected: counter(registry, catalog.authRejected),
+    httpConnections: gauge(registry, catalog.httpConnections, function () {
+      if (providers.httpConnections) this.set(providers.httpConnections());
+    }),
+    httpConnectionsClosed: counter(registry, catalog.httpConnectionsClosed),
     controlCommands: counter(registry, catalog.controlCommands),
     otlpExports: counter(registry, catalog.otlpExports),
     buildInfo: gauge(registry, catalog.buildInfo),
@@ -161,6 +169,7 @@ export function createMetrics(registry: Registry, cfg: Config['metrics']): Metri
     m.tailClients.labels(transport).set(0);
     m.tailDropped.labels(transport).inc(0);
   }
+  for (const reason of CONNECTION_CLOSE_REASONS) m.httpConnectionsClosed.labels(reason).inc(0);
   for (const signal of ['metrics', 'traces']) for (const result of ['ok', 'error']) m.otlpExports.labels(signal, result).inc(0);
   m.buildInfo.set({ version: VERSION, node_version: process.version }, 1);
   return m;

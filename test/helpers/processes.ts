@@ -201,8 +201,12 @@ export class Exporter extends Proc {
     readonly configFile: string,
     logFile: string,
     env: NodeJS.ProcessEnv,
+    /** open files the process may hold (soft and hard, so Node cannot raise it): `ulimit -n` in a shell that then execs node */
+    fdLimit?: number,
   ) {
-    super('exporter', process.execPath, () => [CLI, 'serve', '--config', configFile, '--port', String(port), '--host', '127.0.0.1'], logFile, env);
+    const serve = [CLI, 'serve', '--config', configFile, '--port', String(port), '--host', '127.0.0.1'];
+    const limited = fdLimit === undefined ? undefined : ['-c', `ulimit -n ${fdLimit} && exec "$0" "$@"`, process.execPath];
+    super('exporter', limited ? '/bin/sh' : process.execPath, () => [...(limited ?? []), ...serve], logFile, env);
   }
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -387,12 +391,12 @@ export class Processes {
   }
 
   /** An exporter process running `serve` with `config` (written as YAML); started unless `start: false`. */
-  async exporter(config: Record<string, unknown>, opts: { start?: boolean; ready?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<Exporter> {
+  async exporter(config: Record<string, unknown>, opts: { start?: boolean; ready?: boolean; env?: NodeJS.ProcessEnv; fdLimit?: number } = {}): Promise<Exporter> {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
     const dir = this.dir('exporter');
     const file = join(dir, 'config.yaml');
     writeFileSync(file, toYaml({ log: { level: 'info' }, ...config }));
-    const e = new Exporter(await freePort(), file, join(dir, 'exporter.log'), { ...process.env, ...opts.env });
+    const e = new Exporter(await freePort(), file, join(dir, 'exporter.log'), { ...process.env, ...opts.env }, opts.fdLimit);
     this.procs.push(e);
     if (opts.start !== false) await e.start({ ready: opts.ready });
     return e;
