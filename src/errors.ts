@@ -47,10 +47,11 @@ export const REJECT_REASONS = [
   'too_deep', // nesting deeper than the configured limit
   'not_an_object', // JSON that is not an object (number, string, null, nested array)
   'invalid_event', // failed the canonical schema
+  'out_of_range', // a number past its bound in the schema (tokens, cost, queue depth, queue wait; events/schema.ts)
   'invalid_cloudevent', // CloudEvents envelope with a wrong specversion or missing fields
   'unmapped', // a preset or mapping did not recognise the message
-  'invalid_timestamp', // time unparseable, or too far in the past or future
-  'invalid_duration', // duration negative, non-finite or absurd
+  'invalid_timestamp', // time not RFC 3339 or epoch, or too far in the past or future
+  'invalid_duration', // duration negative, or over validation.maxDurationSeconds
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

@@ -107,6 +107,19 @@ describe('hostile input over HTTP (in-process exporter)', () => {
     expect(promtool(text)).toEqual([]);
   });
 
+  it('numbers past their schema bounds never reach a counter: the cost counter stays finite (issue 14 item 4)', async () => {
+    const now = new Date().toISOString();
+    const agent = { type: 'agent.response', time: now, source: 'hostile', agent: 'bounded-llm', model: 'bounded-model' };
+    const huge = [{ id: 'h-bound-1', ...agent, cost_usd: 1.79e308 }, { id: 'h-bound-2', ...agent, cost_usd: 1.79e308, tokens_in: 1e308 }];
+    const res = await post(huge.map((e) => JSON.stringify(e)).join('\n'), 'application/x-ndjson');
+    expect(res.statusCode).toBe(400);
+    expect(res.json().errors.map((e: { reason: string }) => e.reason)).toEqual(['out_of_range', 'out_of_range']);
+    expect((await post(JSON.stringify({ id: 'h-bound-3', ...agent, cost_usd: 0.25, tokens_in: 1000 }))).statusCode).toBe(202);
+    const text = await t.scrape();
+    expect(value(text, 'workflow_agent_cost_usd_total', { agent: 'bounded-llm', model: 'bounded-model' })).toBe(0.25);
+    expect(value(text, 'workflow_agent_tokens_total', { agent: 'bounded-llm', model: 'bounded-model', direction: 'in' })).toBe(1000);
+  });
+
   it('a 10 MB body is refused with 413 and counted too_large', async () => {
     const before = await counters();
     const big = `{"id":"h-10mb","type":"task.started","time":"${new Date().toISOString()}","source":"hostile","attributes":{"pad":"${'x'.repeat(10 << 20)}"}}`;

@@ -240,7 +240,12 @@ export const configSchema = z
         maxDepth: z.number().int().min(2).max(256).default(32),
         maxPastSeconds: z.number().positive().default(30 * 24 * 3600).describe('older event times are rejected'),
         maxFutureSeconds: z.number().positive().default(300).describe('event times further ahead are rejected (clock skew)'),
-        maxDurationSeconds: z.number().positive().default(30 * 24 * 3600),
+        maxDurationSeconds: z
+          .number()
+          .positive()
+          .max(366 * 24 * 3600) // MAX_DURATION_MS of events/schema.ts, the bound of duration_ms whatever this says
+          .default(30 * 24 * 3600)
+          .describe('longer duration_ms values are rejected (invalid_duration); at most the schema bound of 366 days'),
       })
       .strict()
       .prefault({}),

@@ -88,10 +88,21 @@ function emit(ctx: Ctx, schema: unknown, v: string, fail: string): string {
       }
       return v;
     }
-    case 'number':
-      if (def.checks?.length) throw new CodegenUnsupported('number checks');
+    case 'number': {
       w(`if (typeof ${v} !== "number" || !Number.isFinite(${v})) ${fail}`);
+      // bounds (min, max, positive, nonnegative…) as zod's checks compare them; nothing else
+      for (const chk of def.checks ?? []) {
+        const d = chk._zod.def;
+        if (d.when !== undefined) throw new CodegenUnsupported('conditional check');
+        const bound = d.value;
+        if ((d.check !== 'greater_than' && d.check !== 'less_than') || typeof bound !== 'number' || Number.isNaN(bound)) {
+          throw new CodegenUnsupported(`number check ${d.check}`);
+        }
+        const op = d.check === 'greater_than' ? (d.inclusive ? '>=' : '>') : d.inclusive ? '<=' : '<';
+        w(`if (!(${v} ${op} ${constant(ctx, bound)})) ${fail}`);
+      }
       return v;
+    }
     case 'unknown':
       if (def.checks?.length) throw new CodegenUnsupported('unknown with checks');
       return v;

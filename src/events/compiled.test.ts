@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { generateParser } from './codegen.js';
 import { compileValidator, validateCanonical } from './compiled.js';
-import { canonicalEventSchema, LIFECYCLE_TYPES, MAX_ID, MAX_NAME, PRIORITIES } from './schema.js';
+import { canonicalEventSchema, LIFECYCLE_TYPES, MAX_COST_USD, MAX_DURATION_MS, MAX_EPOCH_MS, MAX_ID, MAX_NAME, MAX_QUEUE_DEPTH, MAX_TOKENS, PRIORITIES } from './schema.js';
 import { expectZodAgreement } from '../../test/helpers/zod-agreement.js';
 
 const generated = generateParser(canonicalEventSchema);
@@ -20,11 +20,13 @@ const len = (min: number, max: number) =>
 const name = len(1, MAX_NAME);
 const id = len(1, MAX_ID);
 const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
+/** a number within [0, max], its ends included */
+const upTo = (max: number) => fc.oneof(fc.double({ min: 0, max, noNaN: true }), fc.constantFrom(0, max));
 const eventType = fc.oneof(fc.constantFrom(...LIFECYCLE_TYPES), fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,40}$/));
 const time = fc.oneof(
   fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
   len(1, 64),
-  finite,
+  upTo(MAX_EPOCH_MS),
 );
 
 const validEvent = fc.record(
@@ -37,14 +39,16 @@ const validEvent = fc.record(
     stage: name,
     task: fc.record({ id, name }, { requiredKeys: ['id'] }),
     agent: name,
-    duration_ms: finite,
+    duration_ms: upTo(MAX_DURATION_MS),
     priority: fc.constantFrom(...PRIORITIES),
-    queue: fc.record({ name, depth: finite }),
-    tokens_in: finite,
-    tokens_out: finite,
+    queue: fc.record({ name, depth: upTo(MAX_QUEUE_DEPTH) }),
+    tokens_in: upTo(MAX_TOKENS),
+    tokens_out: upTo(MAX_TOKENS),
     model: name,
-    cost_usd: finite,
+    cost_usd: upTo(MAX_COST_USD),
     tool: name,
+    enqueued_at: time,
+    queue_wait_ms: fc.double({ max: MAX_DURATION_MS, noNaN: true, noDefaultInfinity: true }),
     attributes: fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 6 }),
     unknown_field: fc.jsonValue(), // stripped by both
   },
@@ -58,9 +62,11 @@ const badValue = fc.oneof(
   fc.string({ minLength: 65, maxLength: 80 }),
   fc.string({ minLength: 129, maxLength: 140 }),
   fc.double(),
+  // just past each numeric bound
+  fc.constantFrom(-Number.MIN_VALUE, -1e-9, MAX_TOKENS + 1, MAX_COST_USD * (1 + 1e-15), MAX_DURATION_MS + 0.5, MAX_QUEUE_DEPTH + 1, MAX_EPOCH_MS + 1, 1.79e308),
   fc.array(fc.jsonValue(), { maxLength: 3 }),
   fc.record({ id: fc.oneof(fc.constant(''), fc.integer(), id), type: fc.oneof(fc.constant(undefined), name), name: fc.oneof(fc.constant(''), name) }),
-  fc.record({ name: fc.oneof(fc.constant(''), name), depth: fc.oneof(fc.constant(NaN), fc.constant('3'), finite) }),
+  fc.record({ name: fc.oneof(fc.constant(''), name), depth: fc.oneof(fc.constant(NaN), fc.constant('3'), fc.constant(MAX_QUEUE_DEPTH + 1), fc.constant(-1), finite) }),
   fc.anything(),
 );
 const FIELDS = [...Object.keys(canonicalEventSchema.shape), 'extra'];
@@ -106,6 +112,29 @@ describe('compiled canonical validator', () => {
       { numRuns: 5000 },
     );
     expect(rejected).toBeGreaterThan(2500); // most inputs of this generator are invalid
+  });
+
+  it('agrees at, inside and just past every numeric bound (issue 14 item 4)', () => {
+    const base = { id: 'e1', type: 'task.started', time: '2026-11-20T10:00:00Z', source: 'orchestrator' };
+    const bounds: [string, number][] = [
+      ['duration_ms', MAX_DURATION_MS],
+      ['tokens_in', MAX_TOKENS],
+      ['tokens_out', MAX_TOKENS],
+      ['cost_usd', MAX_COST_USD],
+      ['queue_wait_ms', MAX_DURATION_MS],
+      ['time', MAX_EPOCH_MS],
+      ['enqueued_at', MAX_EPOCH_MS],
+    ];
+    const verdicts: string[] = [];
+    for (const [k, max] of bounds) {
+      for (const v of [-1, -0, 0, max, max + 1, 1.79e308]) verdicts.push(`${k}=${v}:${agree({ ...base, [k]: v })}`);
+    }
+    for (const depth of [-1, 0, MAX_QUEUE_DEPTH, MAX_QUEUE_DEPTH + 1]) verdicts.push(`depth=${depth}:${agree({ ...base, queue: { name: 'q', depth } })}`);
+    expect(verdicts.filter((v) => v.endsWith(':true'))).toEqual([
+      ...bounds.flatMap(([k, max]) => [...(k === 'queue_wait_ms' ? [`${k}=-1`] : []), `${k}=0`, `${k}=0`, `${k}=${max}`].map((v) => `${v}:true`)),
+      'depth=0:true',
+      `depth=${MAX_QUEUE_DEPTH}:true`,
+    ]);
   });
 
   it('agrees on JSON that uses __proto__ and constructor as keys', () => {

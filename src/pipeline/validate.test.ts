@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { configFrom } from '../config/load.js';
 import { RejectError } from '../errors.js';
+import { createNormalizer } from '../events/normalize.js';
 import { decode, parseTime, validateEvent } from './validate.js';
 
 const limits = configFrom({}).validation;
@@ -64,7 +65,54 @@ describe('validateEvent', () => {
     // zod refuses non-finite numbers itself (JSON cannot carry them; in-process pushes can)
     expect(reason(() => validateEvent({ ...good, duration_ms: Infinity }, limits, NOW))).toMatch(/^invalid_event: duration_ms: /);
     expect(reason(() => validateEvent({ ...good, duration_ms: 1e15 }, limits, NOW))).toMatch(/^invalid_duration/);
-    expect(reason(() => validateEvent({ ...good, queue: { name: 'q', depth: -3 } }, limits, NOW))).toMatch(/^invalid_event: queue.depth/);
+    expect(reason(() => validateEvent({ ...good, queue: { name: 'q', depth: -3 } }, limits, NOW))).toBe('out_of_range: queue.depth: Too small: expected number to be >=0');
+  });
+
+  it('bounds every numeric field, rejecting past the bound with a counted reason (issue 14 item 4)', () => {
+    const at = (extra: Record<string, unknown>) => reason(() => validateEvent({ ...good, ...extra }, limits, NOW));
+    expect(at({ cost_usd: 1.79e308 })).toBe('out_of_range: cost_usd: Too big: expected number to be <=1000000');
+    expect(at({ tokens_in: 1e10 })).toBe('out_of_range: tokens_in: Too big: expected number to be <=1000000000');
+    expect(at({ tokens_out: -1 })).toBe('out_of_range: tokens_out: Too small: expected number to be >=0');
+    expect(at({ queue: { name: 'q', depth: 1e300 } })).toBe('out_of_range: queue.depth: Too big: expected number to be <=1000000000');
+    expect(at({ type: 'task.started', queue_wait_ms: 1e308 })).toBe('out_of_range: queue_wait_ms: Too big: expected number to be <=31622400000');
+    expect(at({ duration_ms: 1e308 })).toBe('invalid_duration: duration_ms: Too big: expected number to be <=31622400000');
+    expect(at({ time: 1e300 })).toBe('invalid_timestamp: time: Too big: expected number to be <=253402300799999');
+    expect(at({ time: -1 })).toBe('invalid_timestamp: time: Too small: expected number to be >=0');
+    expect(at({ type: 'task.started', enqueued_at: 1e300 })).toBe('invalid_timestamp: enqueued_at: Too big: expected number to be <=253402300799999');
+    // at the bound is accepted; a negative wait is clock skew, kept and counted as an anomaly downstream
+    expect(at({ cost_usd: 1e6, tokens_in: 1e9, tokens_out: 0, queue: { name: 'q', depth: 1e9 } })).toBe('accepted');
+    expect(at({ type: 'task.started', queue_wait_ms: -5 })).toBe('accepted');
+  });
+
+  it('takes only RFC 3339 times: no US dates, no date alone, no zone-less time, no rolled-over days (issue 14 item 10)', () => {
+    const march = Date.parse('2026-03-03T00:00:00Z');
+    const at = (time: string, now = NOW) => reason(() => validateEvent({ ...good, time }, limits, now));
+    for (const t of ['11/20/2026', '2026-11-20', '2026-11-20T09:00:00', '20 Nov 2026 09:00:00 GMT', '2026-11-20T09:00Z', '2026-11-20T09:00:00+0100', '2026-11-20T09:00:00+24:00', '+002026-11-20T09:00:00Z']) {
+      expect(at(t)).toBe(`invalid_timestamp: time ${JSON.stringify(t)} is not RFC 3339 or epoch`);
+    }
+    // Date.parse rolls these into March 2 and 3, inside the accepted window
+    expect(at('2026-02-30T10:00:00Z', march)).toBe('invalid_timestamp: time "2026-02-30T10:00:00Z" is not RFC 3339 or epoch');
+    expect(at('2026-02-29T10:00:00.5+01:00', march)).toBe('invalid_timestamp: time "2026-02-29T10:00:00.5+01:00" is not RFC 3339 or epoch');
+    expect(validateEvent({ ...good, time: '2024-02-29T10:00:00Z' }, { ...limits, maxPastSeconds: 1e9 }, NOW).timeMs).toBe(Date.UTC(2024, 1, 29, 10));
+    // the RFC 3339 forms other than the common one: offsets, any fraction, lower case, a space for T
+    expect(validateEvent({ ...good, time: '2026-11-20T10:59:59.5+01:00' }, limits, NOW).timeMs).toBe(NOW - 500);
+    expect(validateEvent({ ...good, time: '2026-11-20t09:59:59.123456z' }, limits, NOW).timeMs).toBe(NOW - 877);
+    expect(validateEvent({ ...good, time: '2026-11-20 04:29:59-05:30' }, limits, NOW).timeMs).toBe(NOW - 1000);
+  });
+
+  it('applies the same rule to CloudEvents and preset times', () => {
+    const ce = createNormalizer({ format: 'auto' });
+    const saas = createNormalizer({ preset: 'saas-factory' });
+    const raw = {};
+    const run = (n: typeof ce, v: Record<string, unknown>) => reason(() => validateEvent(n(v, raw, NOW), limits, NOW));
+    const cloud = { specversion: '1.0', id: 'c1', source: 'orchestrator', type: 'task.completed' };
+    expect(run(ce, { ...cloud, time: '11/20/2026' })).toBe('invalid_timestamp: time "11/20/2026" is not RFC 3339 or epoch');
+    expect(run(ce, { ...cloud, time: '2026-11-20' })).toBe('invalid_timestamp: time "2026-11-20" is not RFC 3339 or epoch');
+    expect(run(ce, { ...cloud, time: '2026-11-20T09:59:59Z' })).toBe('accepted');
+    const msg = { event_type: 'agent_response', source: 'saas', data: { agent: 'a' } };
+    expect(run(saas, { ...msg, timestamp: '11/20/2026 09:00' })).toBe('invalid_timestamp: time "11/20/2026 09:00" is not RFC 3339 or epoch');
+    // the presets' documented repair stays: a naive ISO time from Python's utcnow() is read as UTC
+    expect(run(saas, { ...msg, timestamp: '2026-11-20T09:59:59' })).toBe('accepted');
   });
 
   it('rejects attributes nested past the depth limit', () => {

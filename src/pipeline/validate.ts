@@ -1,7 +1,8 @@
 // Decode and validate: bytes to JSON, candidate to canonical event, with a counted reason on failure.
 import { isUtf8 } from 'node:buffer';
 import type { Config } from '../config/schema.js';
-import { RejectError } from '../errors.js';
+import type { z } from 'zod';
+import { RejectError, type RejectReason } from '../errors.js';
 import { validateCanonical } from '../events/compiled.js';
 import type { WorkflowEvent } from '../events/schema.js';
 
@@ -36,11 +37,15 @@ export function decode(data: string | Uint8Array, maxBytes: number): unknown {
   }
 }
 
-/** Epoch ms from an RFC 3339 string or a number (seconds below 1e11, else milliseconds). */
+/**
+ * Epoch ms from an RFC 3339 string or a number (seconds below 1e11, else milliseconds); NaN for a
+ * string that is not RFC 3339. Date.parse is never the judge: it reads `12/02/2026`, takes a
+ * date-only or zone-less string as local or UTC time by shape, and rolls `2026-02-30` into March.
+ */
 export function parseTime(t: string | number): number {
   if (typeof t === 'number') return t < 1e11 ? t * 1000 : t;
   const fast = utcTimestamp(t);
-  return fast === fast ? fast : Date.parse(t);
+  return fast === fast ? fast : rfc3339(t);
 }
 
 const digit = (t: string, i: number) => t.charCodeAt(i) - 48;
@@ -50,11 +55,18 @@ const two = (t: string, i: number) => {
   return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : NaN;
 };
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const daysIn = (year: number, month: number) =>
+  month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : DAYS_IN_MONTH[month - 1];
+// 400 Gregorian years are exactly 146,097 days: Date.UTC reads years 0-99 as 1900-1999, so years are
+// shifted up by 400 and the span taken off again
+const FOUR_CENTURIES_MS = 146_097 * 86_400_000;
+
 /**
  * The shape nearly every producer sends, 2026-11-20T10:00:00Z or with .123 milliseconds, read
  * digit by digit: less than half of Date.parse's cost. Anything else (offsets, other precisions,
- * out-of-range fields, years below 100 that Date.UTC would shift) is NaN here and goes to
- * Date.parse, so results are Date.parse's own (validate-fastpaths.test.ts checks both agree).
+ * out-of-range fields, years below 100, a leap second) is NaN here and goes to rfc3339(), which
+ * gives the same value for every string both read (validate-fastpaths.test.ts checks).
  */
 export function utcTimestamp(t: string): number {
   const n = t.length;
@@ -74,8 +86,37 @@ export function utcTimestamp(t: string): number {
   const minute = two(t, 14);
   const second = two(t, 17);
   // NaN fails every comparison below, so a non-digit anywhere lands in the fallback
-  if (!(year >= 100 && month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 59)) return NaN;
+  if (!(year >= 100 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month) && hour <= 23 && minute <= 59 && second <= 59)) return NaN;
   return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+}
+
+// RFC 3339 section 5.6 date-time; `t`, `z` and a space for the T are allowed there too (its note on ISO 8601)
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * An RFC 3339 date-time as epoch ms, else NaN: a zone (Z or ±hh:mm) is required, every field is in
+ * range for its month and year, fractions past milliseconds are cut off, and a leap second (:60) is
+ * the next second, as in POSIX time.
+ */
+export function rfc3339(t: string): number {
+  const m = RFC3339.exec(t);
+  if (!m) return NaN;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = Number(m[6]);
+  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 || second > 60) return NaN;
+  const ms = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, '0'));
+  let offset = 0;
+  if (m[8] === undefined) {
+    const oh = Number(m[10]);
+    const om = Number(m[11]);
+    if (oh > 23 || om > 59) return NaN;
+    offset = (m[9] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
+  }
+  return Date.UTC(year + 400, month - 1, day, hour, minute, second, ms) - FOUR_CENTURIES_MS - offset;
 }
 
 function depthExceeds(v: unknown, max: number): boolean {
@@ -89,6 +130,25 @@ function depthExceeds(v: unknown, max: number): boolean {
 
 export type Limits = Config['validation'];
 
+/** A number past a schema bound (too_big, too_small), also as the one failing branch of a union. */
+function outOfRange(issue: z.core.$ZodIssue): boolean {
+  if (issue.code === 'too_big' || issue.code === 'too_small') return issue.origin === 'number';
+  if (issue.code === 'invalid_union') return issue.errors.some((branch) => branch.length > 0 && branch.every(outOfRange));
+  return false;
+}
+
+/**
+ * The counted reason of a schema failure: a number out of its bounds is out_of_range, or the reason
+ * its field always had (invalid_duration, invalid_timestamp); any other failure is invalid_event.
+ */
+function reasonOf(issue: z.core.$ZodIssue): RejectReason {
+  if (!outOfRange(issue)) return 'invalid_event';
+  const field = issue.path[0];
+  if (field === 'duration_ms') return 'invalid_duration';
+  if (field === 'time' || field === 'enqueued_at') return 'invalid_timestamp';
+  return 'out_of_range';
+}
+
 export interface Validated {
   event: WorkflowEvent;
   timeMs: number;
@@ -100,7 +160,7 @@ export function validateEvent(candidate: Record<string, unknown>, limits: Limits
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = issue.path.map(String).join('.') || '(event)';
-    throw new RejectError('invalid_event', `${path}: ${issue.message}`);
+    throw new RejectError(reasonOf(issue), `${path}: ${issue.message}`);
   }
   const event = parsed.data;
   const timeMs = parseTime(event.time);
@@ -112,16 +172,10 @@ export function validateEvent(candidate: Record<string, unknown>, limits: Limits
     throw new RejectError('invalid_timestamp', `time ${event.time} is more than ${limits.maxFutureSeconds}s in the future`);
   }
   if (typeof event.time === 'number') event.time = new Date(timeMs).toISOString();
+  // the schema bounds every number (schema.ts); the configured duration limit is tighter
   const d = event.duration_ms;
-  if (d !== undefined && (!Number.isFinite(d) || d < 0 || d > limits.maxDurationSeconds * 1000)) {
+  if (d !== undefined && d > limits.maxDurationSeconds * 1000) {
     throw new RejectError('invalid_duration', `duration_ms ${d} must be between 0 and ${limits.maxDurationSeconds * 1000}`);
-  }
-  if (event.queue && (!Number.isFinite(event.queue.depth) || event.queue.depth < 0)) {
-    throw new RejectError('invalid_event', `queue.depth ${event.queue.depth} must be a finite non-negative number`);
-  }
-  for (const k of ['tokens_in', 'tokens_out', 'cost_usd'] as const) {
-    const v = event[k];
-    if (v !== undefined && (!Number.isFinite(v) || v < 0)) throw new RejectError('invalid_event', `${k} ${v} must be a finite non-negative number`);
   }
   if (event.attributes && depthExceeds(event.attributes, limits.maxDepth)) {
     throw new RejectError('too_deep', `attributes nest deeper than ${limits.maxDepth} levels`);
