@@ -1,4 +1,7 @@
 // createApp(config) builds the pipeline, its sources and sinks, and the HTTP server; it never listens.
+// It reads as its build steps, in order: core (metrics, state, pipeline and the metric sinks), sources
+// (with their dead-letter outputs and the control bus), tail (the live tail and its follower), server
+// (plugins and routes), then start and close.
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -11,8 +14,7 @@ import { EventAccounting, OrderedLifecycleStore } from './pipeline/accounting.js
 import { CardinalityGuard, OVERFLOW_KINDS } from './metrics/guard.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { compileRedaction } from './pipeline/redact.js';
-import { boundAttributes } from './sinks/tail/history.js';
-import type { WorkflowEvent } from './events/schema.js';
+import { tailCopy } from './sinks/tail/history.js';
 import type { Source } from './pipeline/types.js';
 import { healthPlugin, readiness } from './server/health.js';
 import { deadLettersPlugin } from './server/dead-letters.js';
@@ -28,11 +30,12 @@ import { controlPlugin } from './server/control.js';
 import { debugPlugin } from './server/debug.js';
 import { runsPlugin } from './server/runs.js';
 import { onDemandSchemaCompilers } from './server/schema-compilers.js';
-import { CONTENT_SECURITY_POLICY, pagePlugin } from './server/page.js';
+import { CONTENT_SECURITY_POLICY, cspDirectives, pagePlugin } from './server/page.js';
 import { tailWsPlugin } from './server/tail-ws.js';
 import { DeadLetters, type RawRedactor } from './pipeline/dead-letters.js';
 import { MetricsSink } from './sinks/metrics/sink.js';
 import { SemanticsSink } from './sinks/metrics/semantics.js';
+import { ActiveRunTotals } from './state/active.js';
 import { OverdueRuns } from './state/overdue.js';
 import { createMetrics, type Metrics } from './metrics/registry.js';
 import type { LifecycleStore } from './state/lifecycle.js';
@@ -40,8 +43,7 @@ import { MemoryLifecycleStore } from './state/memory.js';
 import { RedisLifecycleStore } from './state/redis.js';
 import { createTailFollower, type TailFollower } from './sinks/tail/follow.js';
 import { TailSink } from './sinks/tail/tail.js';
-import { demoBudgets } from './sources/demo/generator.js';
-import { descriptorOf, kindsWith } from './sources/index.js';
+import { descriptorOf, effectiveBudgets, effectiveSources, kindsWith, registerSourceGauges, sourceName } from './sources/index.js';
 import type { StreamPositions } from './sources/types.js';
 import { promClient, requireCjs } from './util/cjs.js';
 
@@ -50,9 +52,6 @@ const { default: Fastify, LogController } = requireCjs('fastify') as typeof impo
 const { default: helmet } = requireCjs('@fastify/helmet') as typeof import('@fastify/helmet');
 const { default: websocket } = requireCjs('@fastify/websocket') as typeof import('@fastify/websocket');
 const { default: pino } = requireCjs('pino') as typeof import('pino');
-
-/** A source's name: its config's, else its kind's default. */
-const sourceName = (sc: SourceConfig): string => sc.name ?? descriptorOf(sc.kind).defaultName;
 
 export interface AppOptions {
   logger?: Logger;
@@ -94,48 +93,6 @@ export interface App {
   shuttingDown: boolean;
 }
 
-/** Source configs with the defaults filled in: an http source unless disabled, a demo source with --demo. */
-export function effectiveSources(config: Config): SourceConfig[] {
-  const list = [...config.sources];
-  if (config.http && !list.some((s) => s.kind === 'http')) list.push({ kind: 'http', format: 'auto', bodyLimitBytes: 1 << 20, maxEventsPerRequest: 10_000, rateLimit: { max: 0, timeWindowMs: 1000 } });
-  if (config.demo && !list.some((s) => s.kind === 'demo')) list.push({ kind: 'demo', format: 'auto', rate: 40, timeScale: 1 });
-  const names = new Set<string>();
-  for (const [i, s] of list.entries()) {
-    const name = sourceName(s);
-    if (names.has(name)) throw new ConfigError(`sources.${i}.name: duplicate source name ${name}; give each source a name`, [{ path: `sources.${i}.name`, message: 'duplicate' }]);
-    names.add(name);
-  }
-  return list;
-}
-
-/**
- * Daily budgets per agent: the configured ones, over the demo's own for its agents when a demo source
- * runs (sized to its rate), so the budget panel and the burn alert have a denominator in the demo.
- */
-export function effectiveBudgets(config: Config): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const sc of effectiveSources(config)) {
-    if (sc.kind !== 'demo') continue;
-    for (const [agent, usd] of Object.entries(demoBudgets(sc.rate))) out[agent] = (out[agent] ?? 0) + usd;
-  }
-  return { ...out, ...config.agents.budgets };
-}
-
-/** "default-src 'none'; script-src 'self'" as helmet's directives object. */
-function cspDirectives(policy: string): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const d of policy.split(';')) {
-    const [name, ...values] = d.trim().split(/\s+/);
-    if (name) out[name] = values;
-  }
-  return out;
-}
-
-/** What the tail keeps of an event: redacted, with oversized attributes replaced by their size. */
-function tailCopy(redact: ((e: WorkflowEvent) => WorkflowEvent) | undefined, maxAttributesBytes: number) {
-  return (e: WorkflowEvent) => boundAttributes(redact ? redact(e) : e, maxAttributesBytes);
-}
-
 /** The shared duplicate filter's requirements, checked before anything connects. */
 function checkSharedDedupe(config: Config): void {
   const a = config.accounting;
@@ -161,7 +118,23 @@ function checkSharedDedupe(config: Config): void {
   }
 }
 
-export function createApp(config: Config, opts: AppOptions = {}): App {
+/** What every later step builds on. */
+interface Core {
+  logger: Logger;
+  registry: Registry;
+  metrics: Metrics;
+  guard: CardinalityGuard;
+  store: LifecycleStore;
+  redactor: ReturnType<typeof compileRedaction>;
+  deadLetters: DeadLetters;
+  accounting: EventAccounting;
+  pipeline: Pipeline;
+  overdue: OverdueRuns;
+  activeRuns: ActiveRunTotals;
+}
+
+/** Metrics, the cardinality guard, lifecycle state, dead letters and the pipeline with its metric sinks. */
+function buildCore(config: Config, opts: AppOptions): Core {
   const logger = opts.logger ?? pino({ level: config.log.level, base: { service: 'workflow-exporter' } });
   const registry = opts.registry ?? new promClient.Registry();
   const metrics = createMetrics(registry, config.metrics);
@@ -189,18 +162,30 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   pipeline.addSink(metricsSink);
   pipeline.addSink(new SemanticsSink(metrics, guard, effectiveBudgets(config), countAnomaly));
   const overdue = new OverdueRuns(store, config.runs, guard, opts.now ?? Date.now, () => metricsSink.workflowTypes);
-  metrics.providers.overdueRuns = () => overdue.counts();
+  overdue.register(metrics);
+  const activeRuns = new ActiveRunTotals(store, guard);
+  return { logger, registry, metrics, guard, store, redactor, deadLetters, accounting, pipeline, overdue, activeRuns };
+}
 
+interface Inputs {
+  sources: Source[];
+  /** each source's config, by source name */
+  configs: Map<string, SourceConfig>;
+  /** the sources that serve routes on the server: they stop after it */
+  served: Source[];
+  control: ControlBus;
+}
+
+/** Every configured source, from its kind's descriptor, with the dead-letter outputs and the control bus they carry. */
+function buildSources(config: Config, opts: AppOptions, { logger, metrics, deadLetters, activeRuns }: Core): Inputs {
   const sources = effectiveSources(config).map((sc) => descriptorOf(sc.kind).create(sourceName(sc), sc, { logger, metrics, now: opts.now }));
   // closed label sets start at zero, so the rejection and source-error panels have a series at once
   for (const s of sources) {
     for (const reason of REJECT_REASONS) metrics.rejected.labels(s.name, reason).inc(0);
     for (const kind of s.errorKinds ?? []) metrics.sourceErrors.labels(s.name, kind).inc(0);
   }
-  const sourceConfigs = new Map(effectiveSources(config).map((sc) => [sourceName(sc), sc]));
+  const configs = new Map(effectiveSources(config).map((sc) => [sourceName(sc), sc]));
   const firstOf = (kind: SourceKind) => sources.find((s) => s.kind === kind);
-  // sources that serve routes finish their requests with the server, so they stop after it
-  const served = sources.filter((s) => descriptorOf(s.kind).routes);
 
   for (const [kind, d] of kindsWith('deadLetters')) {
     const { setting } = d.deadLetters;
@@ -217,38 +202,46 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       return { bus: d.control.bus, kind, create: source && (() => d.control.create(source, config.control)) };
     }),
   );
-  const audit = new AuditLog(config.control.auditSize, logger, config.control.auditFile);
+  registerSourceGauges(metrics, sources);
+  activeRuns.register(metrics);
+  return { sources, configs, served: sources.filter((s) => descriptorOf(s.kind).routes), control };
+}
 
-  metrics.providers.sources = () => sources.map((s) => ({ name: s.name, kind: s.kind, ...s.status() }));
-  metrics.providers.activeRuns = async () => {
-    // the store keeps raw workflow types; the guard folds them onto label values and we sum (keyed
-    // by type, then state: a joined key could be split by a separator inside the type)
-    const sums = new Map<string, Map<string, { workflow_type: string; state: string; count: number }>>();
-    for (const r of await store.activeRuns()) {
-      const wt = guard.value('workflow_type', r.workflow_type);
-      let byState = sums.get(wt);
-      if (!byState) sums.set(wt, (byState = new Map()));
-      const cur = byState.get(r.state);
-      if (cur) cur.count += r.count;
-      else byState.set(r.state, { workflow_type: wt, state: r.state, count: r.count });
-    }
-    return [...sums.values()].flatMap((m) => [...m.values()]);
-  };
+interface Live {
+  tail: TailSink;
+  follower?: TailFollower;
+  /** the sources with their configs, as the tail's history read and follower take them */
+  named: { name: string; config: SourceConfig }[];
+}
 
-  const auth = new Auth(config.auth, (reason) => metrics.authRejected.labels(reason).inc());
-  // added last: the tail shows events the metrics have already counted
+/** The live tail, added last so it shows events the metrics have already counted, and its follower. */
+function buildTail(config: Config, opts: AppOptions, { logger, metrics, pipeline, redactor, activeRuns }: Core, { configs }: Inputs): Live {
   const tail = new TailSink({
     config: config.tail,
     metrics,
     logger,
     now: opts.now,
-    activeRuns: () => metrics.providers.activeRuns?.() ?? [],
+    activeRuns: () => activeRuns.rows(),
     redact: tailCopy(redactor, config.tail.maxAttributesBytes),
   });
   pipeline.addSink(tail);
-  const namedSources = [...sourceConfigs].map(([name, sc]) => ({ name, config: sc }));
-  const follower = createTailFollower(namedSources, { config, tail, logger, now: opts.now });
+  const named = [...configs].map(([name, sc]) => ({ name, config: sc }));
+  const follower = createTailFollower(named, { config, tail, logger, now: opts.now });
+  return { tail, follower, named };
+}
 
+interface Served {
+  server: FastifyInstance;
+  auth: Auth;
+  audit: AuditLog;
+}
+
+/** The Fastify server with every plugin and route registered (registration only: nothing listens). */
+function buildServer(config: Config, opts: AppOptions, core: Core, inputs: Inputs, { tail }: Live, shuttingDown: () => boolean): Served {
+  const { logger, registry, metrics, guard, deadLetters, overdue } = core;
+  const { sources, configs, served, control } = inputs;
+  const audit = new AuditLog(config.control.auditSize, logger, config.control.auditFile);
+  const auth = new Auth(config.auth, (reason) => metrics.authRejected.labels(reason).inc());
   const server = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // ingest runs at thousands of requests a second: no per-request lines; errors are still logged
@@ -260,42 +253,50 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   });
   guardConnections(server, config.server, metrics, logger);
 
-  const app: App = {
-    config,
-    logger,
-    registry,
-    metrics,
-    guard,
-    store,
-    accounting,
-    overdue,
-    deadLetters,
-    pipeline,
-    server,
-    sources,
-    auth,
-    tail,
-    follower,
-    control,
-    audit,
-    shuttingDown: false,
-    source<T extends Source>(name: string) {
-      return sources.find((s) => s.name === name) as T | undefined;
-    },
-    ready() {
-      return readiness(sources, app.shuttingDown).ready;
-    },
+  // security headers on every response; the page's strict CSP (server/page.ts) is the policy for all
+  server.register(helmet, { contentSecurityPolicy: { useDefaults: false, directives: cspDirectives(CONTENT_SECURITY_POLICY) }, hsts: false });
+  server.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  server.register(metricsPlugin, { registry });
+  server.register(healthPlugin, { sources: () => sources, shuttingDown });
+  // dead letters keep raw rejected messages: readable with the read role, like the history
+  server.register(async (scope) => {
+    scope.addHook('onRequest', auth.require('read'));
+    await scope.register(deadLettersPlugin, { deadLetters });
+  });
+  for (const s of served) descriptorOf(s.kind).routes!(server, s, configs.get(s.name)!, { metrics, deadLetters, ingestGuard: auth.require('ingest') });
+  server.register(authPlugin, { auth });
+  server.register(tailWsPlugin, { tail, auth, metrics });
+  server.register(sseApiPlugin, { tail, auth, metrics });
+  server.register(eventsApiPlugin, { tail, auth });
+  server.register(exportApiPlugin, { tail, auth });
+  server.register(snapshotApiPlugin, { tail, auth });
+  const read = auth.require('read');
+  server.register(controlPlugin, { bus: control, audit, auth, metrics, cfg: config.control, now: opts.now ?? Date.now });
+  server.register(auditPlugin, { audit, guard: auth.require('operator') });
+  server.register(runsPlugin, { overdue, read });
+  server.register(debugPlugin, { registry, guard, metrics, read });
+  server.register(pagePlugin, { tail: config.tail, authRequired: auth.enabled });
+  return { server, auth, audit };
+}
+
+/**
+ * start: the client libraries, the server, the tail's history and follower, OTel when asked for,
+ * then every source. close: the same in the order that loses nothing.
+ */
+function lifecycleOf(app: App, { configs, served }: Inputs, { named }: Live): Pick<App, 'start' | 'close'> {
+  const { config, logger, registry, metrics, pipeline, server, sources, tail, follower, store } = app;
+  return {
     async start() {
       // the client libraries of the configured buses (only those: see util/bus-clients.ts), loaded
       // up front so the history read's budget below covers the network alone
-      const kinds = new Set(namedSources.map((s) => s.config.kind));
+      const kinds = new Set(named.map((s) => s.config.kind));
       const clients = Promise.all([...kinds].map((k) => descriptorOf(k).loadClients?.()));
       await server.ready();
       await clients;
       // before the sources start, so the history read back from the bus precedes live events
       // with a follower the history is read to the streams' ends and the follower goes on from there
       const positions: StreamPositions | undefined = follower ? new Map() : undefined;
-      await tail.loadHistory(namedSources, config.validation, positions);
+      await tail.loadHistory(named, config.validation, positions);
       await follower?.start(positions);
       if (config.otlp.endpoint) {
         // loaded only when asked for: without an endpoint no OpenTelemetry module is ever imported
@@ -304,7 +305,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
         pipeline.wrapSinks(app.otel.traceSink);
       }
       for (const s of sources) {
-        const sc = sourceConfigs.get(s.name)!;
+        const sc = configs.get(s.name)!;
         const handler = pipeline.handler(s.name, { format: sc.format, preset: sc.preset, mapping: sc.mapping });
         await s.start(app.otel ? app.otel.traceHandler(s.name, s.kind, handler) : handler).catch(async (err: unknown) => {
           await follower?.stop(); // a failed start leaves no reader behind
@@ -328,29 +329,43 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       await store.close();
     },
   };
+}
 
-  // security headers on every response; the page's strict CSP (server/page.ts) is the policy for all
-  server.register(helmet, { contentSecurityPolicy: { useDefaults: false, directives: cspDirectives(CONTENT_SECURITY_POLICY) }, hsts: false });
-  server.register(websocket, { options: { maxPayload: 64 * 1024 } });
-  server.register(metricsPlugin, { registry });
-  server.register(healthPlugin, { sources: () => sources, shuttingDown: () => app.shuttingDown });
-  // dead letters keep raw rejected messages: readable with the read role, like the history
-  server.register(async (scope) => {
-    scope.addHook('onRequest', auth.require('read'));
-    await scope.register(deadLettersPlugin, { deadLetters });
-  });
-  for (const s of served) descriptorOf(s.kind).routes!(server, s, sourceConfigs.get(s.name)!, { metrics, deadLetters, ingestGuard: auth.require('ingest') });
-  server.register(authPlugin, { auth });
-  server.register(tailWsPlugin, { tail, auth, metrics });
-  server.register(sseApiPlugin, { tail, auth, metrics });
-  server.register(eventsApiPlugin, { tail, auth });
-  server.register(exportApiPlugin, { tail, auth });
-  server.register(snapshotApiPlugin, { tail, auth });
-  const read = auth.require('read');
-  server.register(controlPlugin, { bus: control, audit, auth, metrics, cfg: config.control, now: opts.now ?? Date.now });
-  server.register(auditPlugin, { audit, guard: auth.require('operator') });
-  server.register(runsPlugin, { overdue, read });
-  server.register(debugPlugin, { registry, guard, metrics, read });
-  server.register(pagePlugin, { tail: config.tail, authRequired: auth.enabled });
+export function createApp(config: Config, opts: AppOptions = {}): App {
+  const core = buildCore(config, opts);
+  const inputs = buildSources(config, opts, core);
+  const live = buildTail(config, opts, core, inputs);
+  const { server, auth, audit } = buildServer(config, opts, core, inputs, live, () => app.shuttingDown);
+  const { logger, registry, metrics, guard, store, accounting, overdue, deadLetters, pipeline } = core;
+  const { sources, control } = inputs;
+  const app: App = {
+    config,
+    logger,
+    registry,
+    metrics,
+    guard,
+    store,
+    accounting,
+    overdue,
+    deadLetters,
+    pipeline,
+    server,
+    sources,
+    auth,
+    tail: live.tail,
+    follower: live.follower,
+    control,
+    audit,
+    shuttingDown: false,
+    source<T extends Source>(name: string) {
+      return sources.find((s) => s.name === name) as T | undefined;
+    },
+    ready() {
+      return readiness(sources, app.shuttingDown).ready;
+    },
+    start: () => lifecycle.start(),
+    close: () => lifecycle.close(),
+  };
+  const lifecycle = lifecycleOf(app, inputs, live);
   return app;
 }

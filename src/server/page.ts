@@ -22,6 +22,16 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/** A policy such as "default-src 'none'; script-src 'self'" as helmet's directives object. */
+export function cspDirectives(policy: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const d of policy.split(';')) {
+    const [name, ...values] = d.trim().split(/\s+/);
+    if (name) out[name] = values;
+  }
+  return out;
+}
+
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',

@@ -7,7 +7,10 @@
 // (`sourceSchema`); one line below. Everything else (the build in app.ts, ack tracing, the tail's
 // history and follower, dead-letter outputs, the control bus, routes on the server, loading the
 // client library) reads the descriptor, so nothing else names the kind.
-import type { SourceKind } from '../config/schema.js';
+import type { Config, SourceConfig, SourceKind } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
+import type { Metrics } from '../metrics/registry.js';
+import type { Source } from '../pipeline/types.js';
 import { demo } from './demo/index.js';
 import { file } from './file/index.js';
 import { http } from './http/index.js';
@@ -41,4 +44,35 @@ export function kindsWith<C extends keyof SourceDescriptor<SourceKind>>(cap: C):
     const d = descriptorOf(kind);
     return d[cap] ? [[kind, d as SourceDescriptor<SourceKind> & Required<Pick<SourceDescriptor<SourceKind>, C>>]] : [];
   });
+}
+
+/** A source's name: its config's, else its kind's default. */
+export const sourceName = (sc: SourceConfig): string => sc.name ?? descriptorOf(sc.kind).defaultName;
+
+/** Source configs with the defaults filled in: an http source unless disabled, a demo source with --demo. */
+export function effectiveSources(config: Config): SourceConfig[] {
+  const list = [...config.sources];
+  if (config.http && !list.some((s) => s.kind === 'http')) list.push({ kind: 'http', format: 'auto', bodyLimitBytes: 1 << 20, maxEventsPerRequest: 10_000, rateLimit: { max: 0, timeWindowMs: 1000 } });
+  if (config.demo && !list.some((s) => s.kind === 'demo')) list.push({ kind: 'demo', format: 'auto', rate: 40, timeScale: 1 });
+  const names = new Set<string>();
+  for (const [i, s] of list.entries()) {
+    const name = sourceName(s);
+    if (names.has(name)) throw new ConfigError(`sources.${i}.name: duplicate source name ${name}; give each source a name`, [{ path: `sources.${i}.name`, message: 'duplicate' }]);
+    names.add(name);
+  }
+  return list;
+}
+
+/** Daily budgets per agent: the configured ones, over those of the sources that bring their own (the demo). */
+export function effectiveBudgets(config: Config): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const sc of effectiveSources(config)) {
+    for (const [agent, usd] of Object.entries(descriptorOf(sc.kind).agentBudgets?.(sc) ?? {})) out[agent] = (out[agent] ?? 0) + usd;
+  }
+  return { ...out, ...config.agents.budgets };
+}
+
+/** workflow_exporter_source_up and _pending read every source's status at each scrape. */
+export function registerSourceGauges(metrics: Metrics, sources: Source[]): void {
+  metrics.providers.sources = () => sources.map((s) => ({ name: s.name, kind: s.kind, ...s.status() }));
 }

@@ -87,6 +87,8 @@ export interface SourceDescriptor<K extends SourceKind, S extends Source = Sourc
     readonly bus: ControlBus['kind'];
     create(source: S, config: Config['control']): ControlBus;
   };
+  /** daily budgets (USD) per agent its traffic is sized to; configured agents.budgets override them */
+  agentBudgets?(config: ConfigOf<K>): Record<string, number>;
   /** serves routes on the exporter's server; such a source is stopped after the server closed */
   routes?(server: FastifyInstance, source: S, config: ConfigOf<K>, cx: RouteContext): void;
 }

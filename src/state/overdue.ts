@@ -2,6 +2,7 @@
 // the count survives a restart and agrees across replicas when the store is Redis.
 import type { Config } from '../config/schema.js';
 import type { CardinalityGuard } from '../metrics/guard.js';
+import type { Metrics } from '../metrics/registry.js';
 import type { LifecycleStore } from './lifecycle.js';
 
 export const DEFAULT_OVERDUE_LIST_LIMIT = 100; // a page of stuck runs; the gauge has the full count
@@ -60,6 +61,11 @@ export class OverdueRuns {
       sums.set(wt, (sums.get(wt) ?? 0) + r.count);
     }
     return [...sums].map(([workflow_type, count]) => ({ workflow_type, count }));
+  }
+
+  /** workflow_runs_overdue reads counts() at every scrape. */
+  register(metrics: Metrics): void {
+    metrics.providers.overdueRuns = () => this.counts();
   }
 
   /** Overdue runs, most overdue first. */

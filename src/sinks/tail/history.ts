@@ -208,3 +208,8 @@ export class History {
     return this.page(match, limit).reverse();
   }
 }
+
+/** What the tail keeps of an event: redacted, with oversized attributes replaced by their size. */
+export function tailCopy(redact: ((e: WorkflowEvent) => WorkflowEvent) | undefined, maxAttributesBytes: number) {
+  return (e: WorkflowEvent) => boundAttributes(redact ? redact(e) : e, maxAttributesBytes);
+}

@@ -1,9 +1,12 @@
 // The demo kind: generated workflow traffic for `serve --demo` (see ../types.ts).
 import type { SourceDescriptor } from '../types.js';
 import { DemoSource } from './demo.js';
+import { demoBudgets } from './generator.js';
 
 export const demo: SourceDescriptor<'demo', DemoSource> = {
   defaultName: 'demo',
   create: (name, config, { logger, metrics, now }) => new DemoSource(name, { rate: config.rate, seed: config.seed, timeScale: config.timeScale }, logger, metrics, now),
   acks: false,
+  // so the budget panel and the burn alert have a denominator in the demo
+  agentBudgets: (config) => demoBudgets(config.rate),
 };
