@@ -1,6 +1,6 @@
 // Starting the measured server processes (the real exporter, the references) the same way: own
 // process, the probe preloaded, a tracked PID; and reading their CPU, memory and loop lag.
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,28 @@ async function httpOk(url: string): Promise<boolean> {
   }
 }
 
+/** The baseline subject: another build, another Node.js, or both. */
+export interface Baseline {
+  /** a copy of dist/ from before a change; undefined runs this dist */
+  dist?: string;
+  /** the node binary; undefined runs the harness's own */
+  node?: string;
+  label: string;
+}
+
+/**
+ * BENCH_BASELINE=<copy of an earlier dist/> and/or BENCH_BASELINE_NODE=<node binary>: the baseline
+ * runs as one more subject in the same rotation, so a change (or a runtime) is measured side by side
+ * with what it replaces, under the same load on the machine, rather than in a pass of its own.
+ */
+export function baselineFromEnv(env = process.env): Baseline | undefined {
+  const dist = env.BENCH_BASELINE || undefined;
+  const node = env.BENCH_BASELINE_NODE || undefined;
+  if (!dist && !node) return undefined;
+  const version = node ? execFileSync(node, ['--version'], { encoding: 'utf8' }).trim() : process.version;
+  return { dist, node, label: `exporter, ${dist ? 'baseline build (BENCH_BASELINE)' : 'this build'} on Node.js ${version}` };
+}
+
 /** The real exporter: node dist/cli.js serve --config <file>, ready when /readyz answers 200. */
 export async function startExporter(
   id: string,
@@ -40,6 +62,7 @@ export async function startExporter(
   port: number,
   nodeArgs: string[] = [],
   dist = process.env.BENCH_DIST,
+  node = process.execPath,
 ): Promise<Server> {
   const file = join(dir, `${id}.config.json`); // JSON is YAML: the loader reads it as is
   writeFileSync(file, JSON.stringify({ ...config, server: { host: '127.0.0.1', port, ...(config.server as object) } }, null, 2));
@@ -47,7 +70,7 @@ export async function startExporter(
   const t0 = performance.now();
   // BENCH_DIST points at another build (a copy of dist/ from before a change) to measure it the same way
   const cli = join(dist ?? join(ROOT, 'dist'), 'cli.js');
-  const proc = start(process.execPath, [...nodeArgs, '--import', PROBE, cli, 'serve', '--config', file], { name: id, cwd: ROOT, logTo: log });
+  const proc = start(node, [...nodeArgs, '--import', PROBE, cli, 'serve', '--config', file], { name: id, cwd: ROOT, logTo: log });
   const url = `http://127.0.0.1:${port}`;
   let exited = false;
   proc.once('exit', () => (exited = true));

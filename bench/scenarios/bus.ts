@@ -13,7 +13,7 @@ import type { Ctx, ScenarioOutput } from '../lib/context.js';
 import { cpuSeconds, freePort, machineIdleSeconds, nextMessage, rssSampler, sleep, start } from '../lib/proc.js';
 import { judge, type SubjectResult, type TargetResult } from '../lib/results.js';
 import { ratios, stat, statJson } from '../lib/stats.js';
-import { BUILD, probe, startExporter, startRef, stopServer, type Server } from '../lib/subjects.js';
+import { baselineFromEnv, BUILD, probe, startExporter, startRef, stopServer, type Server } from '../lib/subjects.js';
 
 const POLL_MS = 100; // a /metrics scrape costs the exporter ~1 ms: 1% of its CPU at this rate, and ±0.1 s on a window of seconds
 
@@ -125,10 +125,10 @@ interface BusPlan {
 }
 
 async function runBus(ctx: Ctx, bus: Bus, plan: BusPlan, warm: number, total: number): Promise<ScenarioOutput> {
-  // BENCH_BASELINE=<copy of an earlier dist/>: that build, configured as the first variant, runs in the same rotation
-  const baseline = process.env.BENCH_BASELINE;
+  // the baseline (baselineFromEnv), configured as the first variant, runs in the same rotation
+  const baseline = baselineFromEnv();
   const first = plan.exporterVariants[0].id;
-  const variants = [...plan.exporterVariants, ...(baseline ? [{ id: 'exporter-baseline', label: 'exporter, baseline build (BENCH_BASELINE)' }] : [])];
+  const variants = [...plan.exporterVariants, ...(baseline ? [{ id: 'exporter-baseline', label: baseline.label }] : [])];
   const subjects = [...variants.map((v) => ({ ...v, kind: 'exporter' as const })), { id: 'reference', label: '', kind: 'reference' as const }, { id: 'floor', label: '', kind: 'floor' as const }];
   const results = new Map<string, Drain[]>(subjects.map((s) => [s.id, []]));
   for (let run = 0; run < ctx.runs; run++) {
@@ -138,7 +138,7 @@ async function runBus(ctx: Ctx, bus: Bus, plan: BusPlan, warm: number, total: nu
       const server =
         s.kind === 'exporter'
           ? s.id === 'exporter-baseline'
-            ? await startExporter(`${bus.name}-${s.id}`, bus.exporterConfig(consumer, first), ctx.dir, await freePort(), ctx.exporterNodeArgs, baseline)
+            ? await startExporter(`${bus.name}-${s.id}`, bus.exporterConfig(consumer, first), ctx.dir, await freePort(), ctx.exporterNodeArgs, baseline!.dist, baseline!.node)
             : await startExporter(`${bus.name}-${s.id}`, bus.exporterConfig(consumer, s.id), ctx.dir, await freePort(), ctx.exporterNodeArgs)
           : await bus.startRef(s.kind, consumer);
       try {
@@ -167,8 +167,8 @@ async function runBus(ctx: Ctx, bus: Bus, plan: BusPlan, warm: number, total: nu
   if (base) {
     const ex = results.get(first)!;
     ratioList.push(
-      { name: `${first} / baseline build`, metric: 'events/s', of: first, to: 'exporter-baseline', value: statJson(ratios(eps(ex), eps(base)).values) },
-      { name: `${first} / baseline build`, metric: 'events/CPU-s', of: first, to: 'exporter-baseline', value: statJson(ratios(epc(ex), epc(base)).values) },
+      { name: `${first} / baseline`, metric: 'events/s', of: first, to: 'exporter-baseline', value: statJson(ratios(eps(ex), eps(base)).values) },
+      { name: `${first} / baseline`, metric: 'events/CPU-s', of: first, to: 'exporter-baseline', value: statJson(ratios(epc(ex), epc(base)).values) },
     );
   }
   return {

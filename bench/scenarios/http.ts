@@ -5,7 +5,7 @@ import { httpLoad, type LoadRun } from '../lib/measure.js';
 import { freePort } from '../lib/proc.js';
 import { judge, type SubjectResult } from '../lib/results.js';
 import { ratios, statJson, stat } from '../lib/stats.js';
-import { startExporter, startRef, stopServer, type Server } from '../lib/subjects.js';
+import { baselineFromEnv, startExporter, startRef, stopServer, type Server } from '../lib/subjects.js';
 
 export const PER_BODY = 100;
 export const CONCURRENCY = 4; // enough requests in flight to keep one server core busy
@@ -45,10 +45,8 @@ export async function httpIngest(ctx: Ctx): Promise<ScenarioOutput> {
     // the same exporter with a larger young generation: fewer scavenges promote fewer short-lived
     // events (a deployment flag, NODE_OPTIONS=--max-semi-space-size=32, not a code change)
     servers.push(await startExporter('http-exporter-semi32', httpExporterConfig(), ctx.dir, await freePort(), [...SEMI_SPACE, ...ctx.exporterNodeArgs]));
-    // BENCH_BASELINE=<copy of an earlier dist/>: that build runs as one more subject, in the same rotation,
-    // so a change is measured side by side with what it changed rather than in a pass of its own
-    const baseline = process.env.BENCH_BASELINE;
-    if (baseline) servers.push(await startExporter('http-exporter-baseline', httpExporterConfig(), ctx.dir, await freePort(), ctx.exporterNodeArgs, baseline));
+    const baseline = baselineFromEnv();
+    if (baseline) servers.push(await startExporter('http-exporter-baseline', httpExporterConfig(), ctx.dir, await freePort(), ctx.exporterNodeArgs, baseline.dist, baseline.node));
     servers.push(await startRef('http-reference', 'http.js', ['reference']));
     servers.push(await startRef('http-floor', 'http.js', ['floor']));
     const results = new Map<string, LoadRun[]>(servers.map((s) => [s.id, []]));
@@ -90,7 +88,7 @@ export async function httpIngest(ctx: Ctx): Promise<ScenarioOutput> {
         subjects: [
           subjectFrom('exporter', 'exporter (full pipeline)', ex),
           subjectFrom('exporter-semi32', 'exporter, node --max-semi-space-size=32', ex32),
-          ...(base ? [subjectFrom('exporter-baseline', 'exporter, baseline build (BENCH_BASELINE)', base)] : []),
+          ...(base ? [subjectFrom('exporter-baseline', baseline!.label, base)] : []),
           subjectFrom('reference', 'reference: fastify + JSON.parse + zod + prom-client', ref),
           subjectFrom('floor', 'floor: fastify + JSON.parse', floor),
         ],
@@ -103,8 +101,8 @@ export async function httpIngest(ctx: Ctx): Promise<ScenarioOutput> {
           { name: 'reference / floor', metric: 'events/s', of: 'reference', to: 'floor', value: statJson(ratios(eps(ref), eps(floor)).values) },
           ...(base
             ? [
-                { name: 'exporter / baseline build', metric: 'events/s', of: 'exporter', to: 'exporter-baseline', value: statJson(ratios(eps(ex), eps(base)).values) },
-                { name: 'exporter / baseline build', metric: 'events/CPU-s', of: 'exporter', to: 'exporter-baseline', value: statJson(ratios(epc(ex), epc(base)).values) },
+                { name: 'exporter / baseline', metric: 'events/s', of: 'exporter', to: 'exporter-baseline', value: statJson(ratios(eps(ex), eps(base)).values) },
+                { name: 'exporter / baseline', metric: 'events/CPU-s', of: 'exporter', to: 'exporter-baseline', value: statJson(ratios(epc(ex), epc(base)).values) },
               ]
             : []),
         ],

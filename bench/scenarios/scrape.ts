@@ -8,7 +8,7 @@ import { httpLoad, type LoadRun } from '../lib/measure.js';
 import { cpuSeconds, freePort, nextMessage, start } from '../lib/proc.js';
 import { judge } from '../lib/results.js';
 import { ratios, stat, statJson } from '../lib/stats.js';
-import { BUILD, startExporter, startRef, stopServer, type Server } from '../lib/subjects.js';
+import { baselineFromEnv, BUILD, startExporter, startRef, stopServer, type Server } from '../lib/subjects.js';
 import type { ScrapeOptions, ScrapeResult } from '../load/scrape.js';
 import { CONCURRENCY, httpExporterConfig, PER_BODY } from './http.js';
 
@@ -53,14 +53,26 @@ export async function metricsScrape(ctx: Ctx): Promise<ScenarioOutput> {
     const ref = await startRef('metrics-reference', 'metrics.js', [expo]);
     servers.push(ref);
     ctx.log(`scrape: exporter holds ${series} series`);
+    // the baseline (baselineFromEnv) holds the same series and is scraped idle in the same rotation
+    const baseline = baselineFromEnv();
+    let base: Server | undefined;
+    if (baseline) {
+      base = await startExporter('scrape-exporter-baseline', httpExporterConfig(), ctx.dir, await freePort(), ctx.exporterNodeArgs, baseline.dist, baseline.node);
+      servers.push(base);
+      const baseSeries = await seedSeries(base);
+      if (baseSeries !== series) ctx.errors.push(`scrape: baseline holds ${baseSeries} series, exporter ${series}`);
+    }
+    const idleSubjects: (readonly [string, Server])[] = [['exporter', exporter], ['reference', ref], ...(base ? [['baseline', base] as const] : [])];
 
     const count = ctx.quick ? 40 : 120;
     type Scraped = Awaited<ReturnType<typeof scrape>>;
-    const idle: Record<string, Scraped[]> = { exporter: [], reference: [] };
+    const idle: Record<string, Scraped[]> = { exporter: [], reference: [], baseline: [] };
     const loaded: { load: LoadRun; scrape: Scraped }[] = [];
     let seq = 80_000_000;
     for (let run = 0; run < ctx.runs; run++) {
-      for (const [id, s] of run % 2 ? [['reference', ref], ['exporter', exporter]] as const : [['exporter', exporter], ['reference', ref]] as const) {
+      // rotate the order so no subject always follows the same neighbour
+      for (let k = 0; k < idleSubjects.length; k++) {
+        const [id, s] = idleSubjects[(run + k) % idleSubjects.length];
         const r = await scrape(s, { count, warmup: 5, intervalMs: 0 });
         if (r.errors > 0) ctx.errors.push(`scrape ${id} run ${run}: ${r.errors} failed scrapes`);
         idle[id].push(r);
@@ -99,6 +111,7 @@ export async function metricsScrape(ctx: Ctx): Promise<ScenarioOutput> {
         subjects: [
           sub('exporter', 'exporter, idle', idle.exporter),
           sub('reference', 'reference: prom-client + fastify, idle', idle.reference),
+          ...(baseline ? [sub('exporter-baseline', `${baseline.label}, idle`, idle.baseline)] : []),
           {
             id: 'exporter-under-ingest',
             label: 'exporter under full ingest, scraped every second',
@@ -114,6 +127,12 @@ export async function metricsScrape(ctx: Ctx): Promise<ScenarioOutput> {
         ratios: [
           { name: 'exporter / reference', metric: 'p50 scrape time', of: 'exporter', to: 'reference', value: statJson(ratio.values) },
           { name: 'exporter / reference', metric: 'server CPU per scrape', of: 'exporter', to: 'reference', value: statJson(ratios(cpuMs(idle.exporter), cpuMs(idle.reference)).values) },
+          ...(baseline
+            ? [
+                { name: 'exporter / baseline', metric: 'p50 scrape time', of: 'exporter', to: 'exporter-baseline', value: statJson(ratios(p50(idle.exporter), p50(idle.baseline)).values) },
+                { name: 'exporter / baseline', metric: 'server CPU per scrape', of: 'exporter', to: 'exporter-baseline', value: statJson(ratios(cpuMs(idle.exporter), cpuMs(idle.baseline)).values) },
+              ]
+            : []),
         ],
         notes: ['Under ingest, p50/p99 columns are the scrape times seen by the once-a-second scraper (p99 = slowest of the run).'],
       },
