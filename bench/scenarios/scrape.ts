@@ -56,11 +56,12 @@ export async function metricsScrape(ctx: Ctx): Promise<ScenarioOutput> {
     // the baseline (baselineFromEnv) holds the same series and is scraped idle in the same rotation
     const baseline = baselineFromEnv();
     let base: Server | undefined;
+    let baseSeries = 0;
     if (baseline) {
       base = await startExporter('scrape-exporter-baseline', httpExporterConfig(), ctx.dir, await freePort(), ctx.exporterNodeArgs, baseline.dist, baseline.node);
       servers.push(base);
-      const baseSeries = await seedSeries(base);
-      if (baseSeries !== series) ctx.errors.push(`scrape: baseline holds ${baseSeries} series, exporter ${series}`);
+      // another Node.js has other default process metrics, so the counts may differ by a few dozen
+      baseSeries = await seedSeries(base);
     }
     const idleSubjects: (readonly [string, Server])[] = [['exporter', exporter], ['reference', ref], ...(base ? [['baseline', base] as const] : [])];
 
@@ -134,7 +135,10 @@ export async function metricsScrape(ctx: Ctx): Promise<ScenarioOutput> {
               ]
             : []),
         ],
-        notes: ['Under ingest, p50/p99 columns are the scrape times seen by the once-a-second scraper (p99 = slowest of the run).'],
+        notes: [
+          'Under ingest, p50/p99 columns are the scrape times seen by the once-a-second scraper (p99 = slowest of the run).',
+          ...(baseline ? [`The baseline holds ${baseSeries} series and takes no ingest between its idle scrapes, the exporter does: compare server CPU per scrape, the steadier figure.`] : []),
+        ],
       },
       targets: [
         {
