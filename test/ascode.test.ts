@@ -15,7 +15,7 @@ import { generateCommand, settingsFromFile } from '../src/ascode/cli.js';
 import { checkArtifacts, type DashboardDoc, type RuleDoc } from '../src/ascode/check.js';
 import { DASHBOARDS } from '../src/ascode/dashboards/meta.js';
 import { generatedFilesIn, GENERATED_MARK } from '../src/ascode/files.js';
-import { alertFamilies } from '../src/ascode/alerts.js';
+import { alertFamilies } from '../src/ascode/alerts/index.js';
 import { generate } from '../src/ascode/generate.js';
 import { MetricUniverse } from '../src/ascode/promql-check.js';
 import { goFormatG } from '../src/ascode/template.js';

@@ -1,6 +1,7 @@
 // Prometheus artifacts: the scrape config, the rule files (recording and alerting) and the promtool
 // unit tests of every alert.
-import { alertFamilies, renderAlertRule, type AlertFamily, type AlertFile, type RenderedAlertRule } from './alerts.js';
+import { renderAlertRule, type AlertFamily, type AlertFile, type RenderedAlertRule } from './alerts/common.js';
+import { alertFamilies } from './alerts/index.js';
 import { yamlFile, type Files } from './files.js';
 import { exporterRecordingGroups, workflowRecordingGroups, type RecordingRule, type RuleGroupSpec } from './recording.js';
 import { expand } from './template.js';
