@@ -263,7 +263,14 @@ function buildServer(config: Config, opts: AppOptions, core: Core, inputs: Input
     scope.addHook('onRequest', auth.require('read'));
     await scope.register(deadLettersPlugin, { deadLetters });
   });
-  for (const s of served) descriptorOf(s.kind).routes!(server, s, configs.get(s.name)!, { metrics, deadLetters, ingestGuard: auth.require('ingest') });
+  const ingestToken = (token: string | undefined) => {
+    const r = auth.checkToken(token, 'ingest');
+    if (!r.ok) metrics.authRejected.labels(r.reason).inc();
+    return r;
+  };
+  for (const s of served) {
+    descriptorOf(s.kind).routes!(server, s, configs.get(s.name)!, { metrics, deadLetters, ingestGuard: auth.require('ingest'), ingestToken, host: config.server.host });
+  }
   server.register(authPlugin, { auth });
   server.register(tailWsPlugin, { tail, auth, metrics });
   server.register(sseApiPlugin, { tail, auth, metrics });

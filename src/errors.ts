@@ -43,6 +43,7 @@ export class RejectError extends ExporterError {
 export const REJECT_REASONS = [
   'invalid_encoding', // bytes that are not valid UTF-8
   'invalid_json', // not parseable as JSON (truncated, NaN literals, stray bytes)
+  'invalid_protobuf', // an OTLP body that is not a well-formed protobuf message (truncated, wrong type)
   'too_large', // message or body over the configured byte limit
   'too_deep', // nesting deeper than the configured limit
   'not_an_object', // JSON that is not an object (number, string, null, nested array)

@@ -142,7 +142,39 @@ const fileSource = z
   })
   .strict();
 
-export const sourceSchema = z.discriminatedUnion('kind', [natsSource, redisSource, httpSource, memorySource, demoSource, fileSource]);
+const port = z.number().int().min(0).max(65535);
+const otlpSource = z
+  .object({
+    kind: z.literal('otlp'),
+    name: decodeOptions.name,
+    // spans become canonical events in sources/otlp/mapping.ts: no format, preset or mapping applies
+    format: z.literal('canonical').default('canonical').describe('always canonical: spans are mapped by the otlp source itself'),
+    preset: z.never().optional(),
+    mapping: z.never().optional(),
+    http: z.boolean().default(true).describe("accept OTLP/HTTP at POST /v1/traces on the exporter's own server (port 9477)"),
+    httpPort: port.optional().describe('also accept OTLP/HTTP on this port, 4318 by convention, so exporters keep their default endpoint'),
+    grpcPort: port.optional().describe('accept OTLP/gRPC (TraceService/Export) on this port, 4317 by convention; off when unset'),
+    host: z.string().optional().describe('address httpPort and grpcPort bind; server.host when unset'),
+    bodyLimitBytes: z.number().int().min(1024).max(64 << 20).default(4 << 20).describe('largest request body as sent (compressed); a batch of 512 spans is ~0.3-1 MiB'),
+    maxDecompressedBytes: z.number().int().min(1024).max(256 << 20).default(16 << 20).describe('largest gzip body once inflated; inflating stops there, so a gzip bomb costs at most this much memory'),
+    maxSpansPerRequest: z.number().int().min(1).default(10_000),
+    maxInFlightSpans: z
+      .number()
+      .int()
+      .min(1)
+      .default(50_000)
+      .describe('spans being processed at once; past this requests are answered 503 (gRPC UNAVAILABLE) with Retry-After and the exporter retries'),
+    retryAfterSeconds: z.number().int().min(1).max(300).default(1).describe('Retry-After on the back-pressure answers'),
+    maxTokensPerSpan: z.number().int().min(1).default(10_000_000).describe('a token count above this on one span rejects the span as absurd'),
+    traceCacheSize: z.number().int().min(100).max(10_000_000).default(100_000).describe('traces remembered across requests (run opened, workflow name): a trace longer than one export batch needs it'),
+    prices: z
+      .record(z.string(), z.object({ inputPerMillion: z.number().min(0), outputPerMillion: z.number().min(0) }).strict())
+      .default({})
+      .describe('US dollars per million tokens by model (or model prefix: the longest matching key wins), giving cost_usd on model-call spans'),
+  })
+  .strict();
+
+export const sourceSchema = z.discriminatedUnion('kind', [natsSource, redisSource, httpSource, memorySource, demoSource, fileSource, otlpSource]);
 export type SourceConfig = z.infer<typeof sourceSchema>;
 export type SourceKind = SourceConfig['kind'];
 

@@ -147,8 +147,12 @@ export class Auth {
     if (!this.originAllowed(req)) {
       return { ok: false, status: 403, reason: 'origin_not_allowed', message: `origin ${req.headers.origin} is not allowed; add it to auth.allowedOrigins` };
     }
+    return this.checkToken(this.tokenFrom(req, queryToken), role);
+  }
+
+  /** The token alone (gRPC metadata, where there is no HTTP request and no Origin). */
+  checkToken(token: string | undefined, role: Role): AuthResult {
     if (!this.enabled) return { ok: true, principal: ANONYMOUS };
-    const token = this.tokenFrom(req, queryToken);
     if (token === undefined || token === '') {
       return { ok: false, status: 401, reason: 'missing_token', message: 'a bearer token is required (Authorization: Bearer <token>)' };
     }

@@ -16,6 +16,7 @@ import { file } from './file/index.js';
 import { http } from './http/index.js';
 import { memory } from './memory/index.js';
 import { natsJetStream } from './nats-jetstream/index.js';
+import { otlp } from './otlp/index.js';
 import { redisStreams } from './redis-streams/index.js';
 import type { SourceDescriptor } from './types.js';
 
@@ -31,6 +32,7 @@ export const SOURCES: { readonly [K in SourceKind]: SourceDescriptor<K> } = {
   memory,
   demo,
   file,
+  otlp,
 };
 
 /** The descriptor of a kind, with its config typed as any source config (the kind picks the entry, so they match). */

@@ -21,12 +21,19 @@ export interface SourceContext {
   now?: () => number;
 }
 
+/** The ingest role's check of a bare token (gRPC metadata); refusals are counted like the hook's. */
+export type IngestTokenCheck = (token: string | undefined) => { ok: true } | { ok: false; status: 401 | 403; message: string };
+
 /** What routes() gets to serve ingest on the exporter's server. */
 export interface RouteContext {
   metrics: Metrics;
   deadLetters: DeadLetters;
   /** an onRequest hook that refuses callers without the ingest role (server/auth.ts) */
   ingestGuard: onRequestHookHandler;
+  /** the same for what does not arrive as a Fastify request (a gRPC call on a port of the source's own) */
+  ingestToken: IngestTokenCheck;
+  /** server.host: the address a source's own ports bind unless its config names one */
+  host: string;
 }
 
 /**

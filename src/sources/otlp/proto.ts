@@ -1,0 +1,165 @@
+// The OTLP trace messages, from the official opentelemetry-proto files (proto/, tag v1.11.0) loaded by protobufjs.
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import type * as Protobuf from 'protobufjs';
+import { requireCjs } from '../../util/cjs.js';
+
+// required, not imported: see util/cjs.ts
+const protobuf = requireCjs('protobufjs') as typeof Protobuf;
+
+/** The vendored .proto files; `npm run build` copies them beside the compiled module. */
+export const PROTO_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'proto');
+const SERVICE_FILE = 'opentelemetry/proto/collector/trace/v1/trace_service.proto';
+
+/** A long.js value, as protobufjs decodes fixed64 / int64 (the part of its API used here). */
+export interface LongValue {
+  toNumber(): number;
+  toSigned(): LongValue;
+  subtract(other: LongValue): LongValue;
+}
+/** fixed64 / int64 as decoded: long.js, or a plain number when built from a small JSON number */
+export type Long = LongValue | number;
+
+export interface AnyValue {
+  /** the name of the oneof member that is set (protobufjs virtual oneof field) */
+  value?: 'stringValue' | 'boolValue' | 'intValue' | 'doubleValue' | 'arrayValue' | 'kvlistValue' | 'bytesValue' | 'stringValueStrindex';
+  stringValue?: string;
+  boolValue?: boolean;
+  intValue?: Long;
+  doubleValue?: number;
+  arrayValue?: { values?: AnyValue[] };
+  kvlistValue?: { values?: KeyValue[] };
+  bytesValue?: Uint8Array;
+}
+export interface KeyValue {
+  key: string;
+  value?: AnyValue;
+}
+export interface Span {
+  traceId: Uint8Array;
+  spanId: Uint8Array;
+  parentSpanId: Uint8Array;
+  name: string;
+  kind: number;
+  startTimeUnixNano: Long;
+  endTimeUnixNano: Long;
+  attributes?: KeyValue[];
+  status?: { code?: number; message?: string };
+}
+export interface ScopeSpans {
+  scope?: { name?: string; version?: string };
+  spans?: Span[];
+}
+export interface ResourceSpans {
+  resource?: { attributes?: KeyValue[] };
+  scopeSpans?: ScopeSpans[];
+}
+export interface ExportTraceServiceRequest {
+  resourceSpans?: ResourceSpans[];
+}
+export interface ExportTraceServiceResponse {
+  partialSuccess?: { rejectedSpans?: number; errorMessage?: string };
+}
+
+export interface OtlpTypes {
+  request: Protobuf.Type;
+  response: Protobuf.Type;
+  /** google.rpc.Status, the body of an OTLP/HTTP failure */
+  status: Protobuf.Type;
+}
+
+let types: OtlpTypes | undefined;
+
+/** Parses the .proto files once per process (~10 ms); every receiver shares the types. */
+export function otlpTypes(): OtlpTypes {
+  if (types) return types;
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin, target) => path.join(PROTO_DIR, target);
+  root.loadSync(SERVICE_FILE);
+  // google/rpc/status.proto's two fields an OTLP answer uses (details, field 3, is left out)
+  root.add(
+    new protobuf.Namespace('google').add(
+      new protobuf.Namespace('rpc').add(new protobuf.Type('Status').add(new protobuf.Field('code', 1, 'int32')).add(new protobuf.Field('message', 2, 'string'))),
+    ),
+  );
+  root.resolveAll();
+  types = {
+    status: root.lookupType('google.rpc.Status'),
+    request: root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest'),
+    response: root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse'),
+  };
+  return types;
+}
+
+/** An OTLP body that is not a well-formed message of the expected type. */
+export class OtlpDecodeError extends Error {}
+
+/** Binary protobuf (application/x-protobuf). */
+export function decodeProtobuf(body: Uint8Array): ExportTraceServiceRequest {
+  try {
+    return otlpTypes().request.decode(body) as unknown as ExportTraceServiceRequest;
+  } catch (err) {
+    throw new OtlpDecodeError(`undecodable protobuf ExportTraceServiceRequest: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+const HEX = /^[0-9a-fA-F]*$/;
+
+/**
+ * OTLP/JSON replaces the proto3 JSON mapping in one place: trace and span ids are hex, not base64.
+ * They are turned into bytes here; everything else (camelCase names, enums as integers, 64-bit
+ * integers as strings or numbers, unknown fields ignored) is protobufjs' fromObject.
+ */
+function hexIds(o: Record<string, unknown>, keys: readonly string[]): void {
+  for (const k of keys) {
+    const v = o[k];
+    if (typeof v !== 'string') continue;
+    if (v.length % 2 !== 0 || !HEX.test(v)) throw new OtlpDecodeError(`${k} ${JSON.stringify(v.slice(0, 40))} is not hex`);
+    o[k] = Buffer.from(v, 'hex');
+  }
+}
+const SPAN_IDS = ['traceId', 'spanId', 'parentSpanId'] as const;
+const LINK_IDS = ['traceId', 'spanId'] as const;
+
+const asArray = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? (v as Record<string, unknown>[]) : []);
+
+/** OTLP/JSON (application/json). */
+export function decodeJson(body: Uint8Array): ExportTraceServiceRequest {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+  } catch (err) {
+    throw new OtlpDecodeError(`undecodable JSON ExportTraceServiceRequest: ${(err as Error).message}`, { cause: err });
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new OtlpDecodeError('JSON ExportTraceServiceRequest must be an object');
+  try {
+    for (const rs of asArray((value as Record<string, unknown>).resourceSpans)) {
+      for (const ss of asArray(rs?.scopeSpans)) {
+        for (const span of asArray(ss?.spans)) {
+          if (span === null || typeof span !== 'object') continue;
+          hexIds(span, SPAN_IDS);
+          for (const link of asArray(span.links)) if (link && typeof link === 'object') hexIds(link, LINK_IDS);
+        }
+      }
+    }
+    return otlpTypes().request.fromObject(value) as unknown as ExportTraceServiceRequest;
+  } catch (err) {
+    if (err instanceof OtlpDecodeError) throw err;
+    throw new OtlpDecodeError(`invalid JSON ExportTraceServiceRequest: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export function encodeResponseProtobuf(res: ExportTraceServiceResponse): Uint8Array {
+  const t = otlpTypes().response;
+  return t.encode(t.fromObject(res)).finish();
+}
+
+export function encodeStatusProtobuf(code: number, message: string): Uint8Array {
+  const t = otlpTypes().status;
+  return t.encode(t.create({ code, message })).finish();
+}
+
+/** The JSON answer, with rejected_spans as a number (the JS and Go exporters read both forms). */
+export function encodeResponseJson(res: ExportTraceServiceResponse): string {
+  return JSON.stringify(res);
+}
