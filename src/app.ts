@@ -24,7 +24,8 @@ import { exportApiPlugin } from './server/api-export.js';
 import { snapshotApiPlugin } from './server/api-snapshot.js';
 import { sseApiPlugin } from './server/api-sse.js';
 import { AuditLog, auditPlugin } from './server/audit.js';
-import { Auth, authPlugin } from './server/auth.js';
+import { Auth, authPlugin, selectProtocol, stripQueryToken } from './server/auth.js';
+import { clientErrorHandler } from './server/client-errors.js';
 import { guardConnections, serverTimeouts } from './server/connections.js';
 import { controlPlugin } from './server/control.js';
 import { debugPlugin } from './server/debug.js';
@@ -250,12 +251,20 @@ function buildServer(config: Config, opts: AppOptions, core: Core, inputs: Input
     return503OnClosing: true,
     schemaController: onDemandSchemaCompilers(), // ajv only if a route ever has a schema
     ...serverTimeouts(config.server),
+    clientErrorHandler, // Fastify's own logs the raw request bytes at trace, Authorization included
   });
   guardConnections(server, config.server, metrics, logger);
 
   // security headers on every response; the page's strict CSP (server/page.ts) is the policy for all
   server.register(helmet, { contentSecurityPolicy: { useDefaults: false, directives: cspDirectives(CONTENT_SECURITY_POLICY) }, hsts: false });
-  server.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  server.register(websocket, { options: { maxPayload: 64 * 1024, handleProtocols: selectProtocol } });
+  // a query token sent anywhere leaves the URL before anything can log it, and no 404 repeats a query
+  server.addHook('onRequest', async (req) => stripQueryToken(req));
+  server.setNotFoundHandler(async (req, reply) => {
+    const url = req.url;
+    const q = url.indexOf('?');
+    return reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${(q < 0 ? url : url.slice(0, q)).slice(0, 256)}` });
+  });
   server.register(metricsPlugin, { registry });
   server.register(healthPlugin, { sources: () => sources, shuttingDown });
   // dead letters keep raw rejected messages: readable with the read role, like the history

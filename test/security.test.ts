@@ -2,6 +2,7 @@
 // security headers and a CSP a real browser enforces, redaction before the tail, history and export,
 // tokens absent from a real process's logs, and secrets in generated artifacts only through files.
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
 import { join, relative } from 'node:path';
 import { Redis } from 'ioredis';
 import { chromium, type Browser } from 'playwright-core';
@@ -69,7 +70,7 @@ describe('roles on every endpoint', () => {
     const url = t.url;
     const ws = (tok: string) =>
       new Promise<number>((resolve) => {
-        const s = new WebSocket(`${url.replace('http', 'ws')}/ws/events`, [`bearer.${tok}`]);
+        const s = new WebSocket(`${url.replace('http', 'ws')}/ws/events`, ['wfx.v1', `bearer.${tok}`]);
         s.on('open', () => {
           s.close();
           resolve(101);
@@ -278,7 +279,7 @@ describe('tokens in a real exporter process', () => {
     expect(await call('/api/whoami', TOKENS.operator)).toBe(200);
     for (const tok of [TOKENS.read, wrong]) {
       await new Promise<void>((resolve) => {
-        const s = new WebSocket(`${e.url.replace('http', 'ws')}/ws/events`, [`bearer.${tok}`]);
+        const s = new WebSocket(`${e.url.replace('http', 'ws')}/ws/events`, ['wfx.v1', `bearer.${tok}`]);
         s.on('open', () => {
           s.send('not json');
           setTimeout(() => s.close(), 200);
@@ -296,6 +297,94 @@ describe('tokens in a real exporter process', () => {
       expect(log).not.toContain(tok);
       expect(log).not.toContain(tok.slice(0, 12));
       for (const b of bodies) expect(b).not.toContain(tok);
+    }
+  });
+});
+
+describe('credentials never echoed or logged (issue 14 item 9)', () => {
+  const procs = new Processes();
+  afterAll(() => procs.cleanup());
+
+  /** One raw HTTP/1.1 exchange: what the server sent until it closed, or until `until` matched. */
+  const raw = (url: string, request: string, until?: RegExp) =>
+    new Promise<string>((resolve, reject) => {
+      const { hostname, port } = new URL(url);
+      let got = '';
+      const s = connectTcp({ host: hostname, port: Number(port) }, () => s.write(request));
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new Error(`no answer in 10 s; got ${JSON.stringify(got)}`));
+      }, 10_000);
+      const done = () => {
+        clearTimeout(timer);
+        s.destroy();
+        resolve(got);
+      };
+      s.on('data', (d) => {
+        got += d.toString('latin1');
+        if (until?.test(got)) done();
+      });
+      s.on('close', done);
+      s.on('error', done);
+    });
+
+  it('a bearer-only WebSocket subprotocol, a 431 at log level trace and a 404 with ?access_token= carry the token nowhere', async () => {
+    const token = 'leak-probe-token-7f3a9c2e5b1d4068';
+    const dir = procs.dir('leaks');
+    const file = join(dir, 'read.token');
+    writeFileSync(file, `${token}\n`);
+    const e = await procs.exporter({ log: { level: 'trace' }, auth: { tokens: [{ name: 'reader', role: 'read', tokenFile: file }] } });
+    const host = new URL(e.url).host;
+    const seen: string[] = [];
+
+    // 1. a client offering only bearer.<token>: refused before the upgrade, nothing echoed
+    const upgrade = (protocols: string) =>
+      `GET /ws/events HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: ${protocols}\r\n\r\n`;
+    const only = await raw(e.url, upgrade(`bearer.${token}`), /\r\n\r\n[\s\S]*\}/);
+    seen.push(only);
+    // soft: each leak is reported on its own, so a run before the fix shows all three
+    expect.soft(only.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    expect.soft(only).not.toMatch(/sec-websocket-protocol/i);
+    expect.soft(only).toContain('offer a subprotocol such as wfx.v1 beside bearer.<token>');
+    // with wfx.v1 beside it the upgrade succeeds and only wfx.v1 comes back
+    const both = await raw(e.url, upgrade(`bearer.${token}, wfx.v1`), /\r\n\r\n/);
+    seen.push(both);
+    expect.soft(both.split('\r\n')[0]).toBe('HTTP/1.1 101 Switching Protocols');
+    expect.soft(both).toMatch(/\r\nSec-WebSocket-Protocol: wfx\.v1\r\n/i);
+
+    // 2. headers over Node's 16 KiB limit, the token among them: 431, and the raw bytes not logged
+    const big = await raw(e.url, `GET /api/events HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\nX-Pad: ${'p'.repeat(20_000)}\r\n\r\n`);
+    seen.push(big);
+    expect.soft(big.split('\r\n')[0]).toBe('HTTP/1.1 431 Request Header Fields Too Large');
+
+    // 3. a 404 with the token in the query, as an EventSource would send it, and other query text
+    const missing = await e.get(`/api/nothing-here?access_token=${token}&note=${token}`);
+    const body = await missing.text();
+    seen.push(body);
+    expect.soft(missing.status).toBe(404);
+    expect.soft(JSON.parse(body)).toEqual({ error: 'not_found', message: 'no route GET /api/nothing-here' });
+    // the SSE route itself takes the query token and answers without echoing it
+    const wrong = await e.get(`/api/events/stream?access_token=${token}x`);
+    seen.push(await wrong.text());
+    expect.soft(wrong.status).toBe(401);
+
+    const exit = await e.terminate();
+    expect(exit.code).toBe(0);
+    const log = e.log();
+    expect.soft(log).toContain('client header_overflow'); // the 431 was logged, at trace, without its bytes
+    // pino writes a Buffer as {"type":"Buffer","data":[bytes]}: read those back as text too
+    const buffers: string[] = [];
+    const walk = (v: unknown): void => {
+      if (v === null || typeof v !== 'object') return;
+      const o = v as { type?: unknown; data?: unknown };
+      if (o.type === 'Buffer' && Array.isArray(o.data)) buffers.push(Buffer.from(o.data as number[]).toString('latin1'));
+      Object.values(o).forEach(walk);
+    };
+    for (const line of log.split('\n')) if (line.startsWith('{')) walk(JSON.parse(line));
+    expect.soft(buffers.join('\n')).not.toContain(token);
+    for (const text of [log, ...seen]) {
+      expect.soft(text).not.toContain(token);
+      expect.soft(text).not.toContain(token.slice(0, 12));
     }
   });
 });

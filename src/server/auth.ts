@@ -27,13 +27,39 @@ export type AuthFailure = (typeof AUTH_FAILURES)[number];
 export const WS_TOKEN_PROTOCOL_PREFIX = 'bearer.';
 
 /**
+ * The subprotocol the server answers with: the first one offered that is not a token, never a
+ * `bearer.` one, since the answer is a response header that proxies and browser tools show and log.
+ * A client offering only the token gets none (see tokenOnlyProtocols, refused before the upgrade).
+ */
+export function selectProtocol(offered: Set<string>): string | false {
+  for (const p of offered) if (!p.startsWith(WS_TOKEN_PROTOCOL_PREFIX)) return p;
+  return false;
+}
+
+/**
+ * True when a WebSocket upgrade offers subprotocols and all of them carry a token: the server cannot
+ * pick one without echoing the token, and browsers fail a handshake whose answer names none, so it is
+ * refused with a 400 that says what to send (the page offers `wfx.v1` beside the token).
+ */
+export function tokenOnlyProtocols(req: FastifyRequest): boolean {
+  const header = req.headers['sec-websocket-protocol'];
+  if (!header) return false;
+  const offered = header.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  return offered.length > 0 && offered.every((p) => p.startsWith(WS_TOKEN_PROTOCOL_PREFIX));
+}
+
+/**
  * Nor on an EventSource: routes that opt in (the SSE tail only) take `?access_token=<token>`. It is
  * cut from the request URL before anything can log it.
  */
 export const QUERY_TOKEN_PARAM = 'access_token';
 
-/** Removes the query token from the URL that Fastify's request logs and errors show. */
-function stripQueryToken(req: FastifyRequest): void {
+/**
+ * Removes the query token from the URL that Fastify's request logs and errors show. Run for every
+ * request (an onRequest hook of the app), not only where the token is taken: a token sent to a wrong
+ * path must not be logged either. The parsed `req.query` keeps it for the routes that read it.
+ */
+export function stripQueryToken(req: FastifyRequest): void {
   const url = req.raw.url ?? '';
   const q = url.indexOf('?');
   if (q < 0 || !url.includes(QUERY_TOKEN_PARAM, q)) return;

@@ -1,12 +1,12 @@
 // GET /ws/events: the live tail over WebSocket; subscribe with a filter and a replay, get batched frames.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket as Socket } from 'ws';
 import { droppedFrame, eventsFrame, type SharedFrames, TailClient } from '../sinks/tail/client.js';
 import { FilterError, parseFilter } from '../sinks/tail/filter.js';
 import type { TailEntry } from '../sinks/tail/history.js';
 import type { TailSink } from '../sinks/tail/tail.js';
 import type { Metrics } from '../metrics/registry.js';
-import type { Auth } from './auth.js';
+import { tokenOnlyProtocols, type Auth } from './auth.js';
 import { requireCjs } from '../util/cjs.js';
 
 // required, not imported: see util/cjs.ts
@@ -101,11 +101,19 @@ export interface TailWsOptions {
   metrics: Metrics;
 }
 
+/** The subprotocol of the tail; the page offers it beside `bearer.<token>` and gets it back. */
+export const TAIL_PROTOCOL = 'wfx.v1';
+
 export const tailWsPlugin: FastifyPluginAsync<TailWsOptions> = async (app, { tail, auth, metrics }) => {
   const cfg = tail.config;
   const reject = (reason: TailRejectReason) => metrics.tailRejected.labels('websocket', reason).inc();
 
-  app.get(WS_PATH, { websocket: true, onRequest: auth.require('read') }, (ws, req) => {
+  const noTokenOnly = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (tokenOnlyProtocols(req)) {
+      await reply.code(400).send({ error: 'bad_request', message: `offer a subprotocol such as ${TAIL_PROTOCOL} beside bearer.<token>: the token is never echoed back` });
+    }
+  };
+  app.get(WS_PATH, { websocket: true, onRequest: [auth.require('read'), noTokenOnly] }, (ws, req) => {
     const client = new WsClient(ws);
     if (!tail.add(client)) {
       reject('too_many_clients');
