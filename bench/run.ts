@@ -11,6 +11,7 @@ import { topSelfTime } from './lib/profile.js';
 import { readResults, renderMarkdown, resultsSchema, spliceMarkdown, type Results, type ScenarioResult, type TargetResult } from './lib/results.js';
 import { ROOT } from './lib/subjects.js';
 import { natsIngest, redisIngest } from './scenarios/bus.js';
+import { connectionFlood } from './scenarios/flood.js';
 import { dedupeCost } from './scenarios/dedupe.js';
 import { httpIngest } from './scenarios/http.js';
 import { mtailPeer } from './scenarios/mtail.js';
@@ -29,6 +30,7 @@ const SCENARIOS: Record<string, Scenario> = {
   'tail-fanout': tailFanOut,
   'cold-start': coldStart,
   'dedupe-state-cost': dedupeCost,
+  'connection-flood': connectionFlood,
 };
 
 function version(pkg: string): string {

@@ -1,5 +1,5 @@
 // Scrape load (its own process): GET /metrics `count` times, one at a time, every `intervalMs`
-// (0 = back to back), over one keep-alive connection; reports scrape times and the series count.
+// (0 = back to back), over one keep-alive connection or a new one each time; reports scrape times and the series count.
 import { Agent } from 'node:http';
 import { requestText, type TextResponse } from '../lib/http.js';
 import { percentile, sortNumbers } from '../lib/stats.js';
@@ -9,6 +9,8 @@ export interface ScrapeOptions {
   count: number;
   warmup: number;
   intervalMs: number;
+  /** a new connection per scrape (as after an idle keep-alive connection was closed), else one kept alive */
+  fresh?: boolean;
 }
 
 export interface ScrapeResult {
@@ -23,7 +25,7 @@ export interface ScrapeResult {
 
 const opts = JSON.parse(process.argv[2]) as ScrapeOptions;
 const url = new URL(opts.url);
-const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+const agent = new Agent({ keepAlive: opts.fresh !== true, maxSockets: 1 });
 
 function get(): Promise<TextResponse> {
   return requestText(agent, url, 'GET');
