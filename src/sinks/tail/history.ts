@@ -213,3 +213,14 @@ export class History {
 export function tailCopy(redact: ((e: WorkflowEvent) => WorkflowEvent) | undefined, maxAttributesBytes: number) {
   return (e: WorkflowEvent) => boundAttributes(redact ? redact(e) : e, maxAttributesBytes);
 }
+
+/** A tail event: the canonical event, with duration_ms derived from its start when it had none. */
+export type TailEvent = WorkflowEvent & { duration_derived?: true };
+
+/**
+ * The event with `duration_ms` from the lifecycle (end time minus its start), marked as derived; a
+ * copy, because the other sinks hold the same event. Microsecond precision, free of float noise.
+ */
+export function withDerivedDuration(event: WorkflowEvent, seconds: number): TailEvent {
+  return { ...event, duration_ms: Math.round(seconds * 1e6) / 1e3, duration_derived: true };
+}

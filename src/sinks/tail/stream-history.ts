@@ -66,3 +66,33 @@ export async function readStreamHistory(sources: { name: string; config: SourceC
   all.sort((a, b) => a.timeMs - b.timeMs);
   return all.slice(Math.max(0, all.length - deps.limit)).map(({ event, source, receivedAtMs }) => ({ event, source, receivedAtMs }));
 }
+
+/**
+ * readStreamHistory within the tail's budget (tail.historyLoadTimeoutMs): undefined when the read
+ * did not finish in time (it is abandoned and the tail starts without it).
+ */
+export async function loadStreamHistory(
+  tail: Config['tail'],
+  sources: { name: string; config: SourceConfig }[],
+  deps: Omit<StreamHistoryDeps, 'limit' | 'signal' | 'timeoutMs'>,
+): Promise<HistoryItem[] | undefined> {
+  const ac = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => {
+      ac.abort();
+      resolve(undefined);
+    }, tail.historyLoadTimeoutMs);
+  });
+  const read = readStreamHistory(sources, { ...deps, limit: tail.historySize, signal: ac.signal, timeoutMs: tail.historyLoadTimeoutMs });
+  try {
+    const items = await Promise.race([read, timeout]);
+    if (!items) {
+      deps.logger.warn({ timeoutMs: tail.historyLoadTimeoutMs }, 'tail history not read in time; starting without it');
+      read.catch(() => undefined);
+    }
+    return items;
+  } finally {
+    clearTimeout(timer);
+  }
+}
