@@ -1,7 +1,7 @@
 // A fixed multi-agent trace made by a real NodeTracerProvider, and the metrics it must give; shared by the OTLP tests.
 import { context, trace, SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, SimpleSpanProcessor, type IdGenerator, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { expect } from 'vitest';
 import { value } from './metrics.js';
@@ -19,34 +19,57 @@ interface Step {
   children?: Step[];
 }
 
+/** The instrumentation conventions the mapping reads (docs/OTLP.md). */
+export const CONVENTIONS = ['genai', 'genai-1.36', 'openinference', 'openllmetry'] as const;
+export type Convention = (typeof CONVENTIONS)[number];
+
+/** What each convention writes on each kind of span, from its documented attribute tables. */
+const WRITES: Record<Convention, {
+  workflow: (name: string) => { name: string; attrs: Attributes };
+  agent: (name: string) => { name: string; attrs: Attributes };
+  chat: (model: string, tin: number, tout: number) => { name: string; attrs: Attributes };
+  tool: (name: string, error?: string) => { name: string; attrs: Attributes };
+}> = {
+  genai: {
+    workflow: (n) => ({ name: `invoke_workflow ${n}`, attrs: { 'gen_ai.operation.name': 'invoke_workflow', 'gen_ai.workflow.name': n } }),
+    agent: (n) => ({ name: `invoke_agent ${n}`, attrs: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': n } }),
+    chat: (m, tin, tout) => ({ name: `chat ${m}`, attrs: { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': m, 'gen_ai.usage.input_tokens': tin, 'gen_ai.usage.output_tokens': tout } }),
+    tool: (n, e) => ({ name: `execute_tool ${n}`, attrs: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': n, ...(e ? { 'error.type': e } : {}) } }),
+  },
+  // semantic conventions 1.36 and earlier: gen_ai.system, prompt/completion tokens, no workflow operation
+  'genai-1.36': {
+    workflow: (n) => ({ name: n, attrs: {} }),
+    agent: (n) => ({ name: `invoke_agent ${n}`, attrs: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': n, 'gen_ai.system': 'openai' } }),
+    chat: (m, tin, tout) => ({ name: `chat ${m}`, attrs: { 'gen_ai.operation.name': 'chat', 'gen_ai.system': 'openai', 'gen_ai.request.model': m, 'gen_ai.response.model': m, 'gen_ai.usage.prompt_tokens': tin, 'gen_ai.usage.completion_tokens': tout } }),
+    tool: (n, e) => ({ name: `execute_tool ${n}`, attrs: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': n, ...(e ? { 'error.type': e } : {}) } }),
+  },
+  openinference: {
+    workflow: (n) => ({ name: n, attrs: { 'openinference.span.kind': 'CHAIN', 'input.value': '{"question":"..."}' } }),
+    agent: (n) => ({ name: n, attrs: { 'openinference.span.kind': 'AGENT', 'agent.name': n } }),
+    chat: (m, tin, tout) => ({ name: 'ChatOpenAI', attrs: { 'openinference.span.kind': 'LLM', 'llm.model_name': m, 'llm.provider': 'openai', 'llm.token_count.prompt': tin, 'llm.token_count.completion': tout, 'llm.token_count.total': tin + tout } }),
+    tool: (n) => ({ name: n, attrs: { 'openinference.span.kind': 'TOOL', 'tool.name': n } }),
+  },
+  // OpenLLMetry (Traceloop): <name>.<kind> spans, the workflow name on every span of the workflow
+  openllmetry: {
+    workflow: (n) => ({ name: `${n}.workflow`, attrs: { 'traceloop.span.kind': 'workflow', 'traceloop.workflow.name': n, 'traceloop.entity.name': n } }),
+    agent: (n) => ({ name: `${n}.agent`, attrs: { 'traceloop.span.kind': 'agent', 'traceloop.entity.name': n, 'traceloop.workflow.name': 'research' } }),
+    chat: (m, tin, tout) => ({ name: 'openai.chat', attrs: { 'llm.request.type': 'chat', 'gen_ai.system': 'openai', 'gen_ai.request.model': m, 'gen_ai.response.model': m, 'gen_ai.usage.prompt_tokens': tin, 'gen_ai.usage.completion_tokens': tout, 'llm.usage.total_tokens': tin + tout, 'traceloop.workflow.name': 'research' } }),
+    tool: (n) => ({ name: `${n}.tool`, attrs: { 'traceloop.span.kind': 'tool', 'traceloop.entity.name': n, 'traceloop.workflow.name': 'research' } }),
+  },
+};
+
 /**
  * workflow "research" (8 s) -> planner, coder, reviewer agents -> one chat each with tokens ->
- * tools (search ok, run_tests failed, write_file ok). Durations are exact in binary.
+ * tools (search ok, run_tests failed, write_file ok), written in one convention's attributes.
+ * Durations are exact in binary.
  */
-export function researchTrace(): Step {
-  const chat = (model: string, from: number, to: number, tin: number, tout: number): Step => ({
-    name: `chat ${model}`,
-    attrs: { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': model, 'gen_ai.usage.input_tokens': tin, 'gen_ai.usage.output_tokens': tout },
-    from,
-    to,
-  });
-  const tool = (name: string, from: number, to: number, error?: string): Step => ({
-    name: `execute_tool ${name}`,
-    attrs: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': name, ...(error ? { 'error.type': error } : {}) },
-    from,
-    to,
-    error,
-  });
-  const agent = (name: string, from: number, to: number, children: Step[]): Step => ({
-    name: `invoke_agent ${name}`,
-    attrs: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': name },
-    from,
-    to,
-    children,
-  });
+export function researchTrace(convention: Convention = 'genai'): Step {
+  const w = WRITES[convention];
+  const chat = (model: string, from: number, to: number, tin: number, tout: number): Step => ({ ...w.chat(model, tin, tout), from, to });
+  const tool = (name: string, from: number, to: number, error?: string): Step => ({ ...w.tool(name, error), from, to, error });
+  const agent = (name: string, from: number, to: number, children: Step[]): Step => ({ ...w.agent(name), from, to, children });
   return {
-    name: 'invoke_workflow research',
-    attrs: { 'gen_ai.operation.name': 'invoke_workflow', 'gen_ai.workflow.name': 'research' },
+    ...w.workflow('research'),
     from: 0,
     to: 8000,
     children: [
@@ -58,9 +81,13 @@ export function researchTrace(): Step {
 }
 
 /** Records the steps as spans of a real NodeTracerProvider; returns them as finished spans. */
-export async function recordSpans(root: Step, startMs: number, opts: { endRoot?: boolean } = {}): Promise<ReadableSpan[]> {
+export async function recordSpans(root: Step, startMs: number, opts: { endRoot?: boolean; idGenerator?: IdGenerator } = {}): Promise<ReadableSpan[]> {
   const memory = new InMemorySpanExporter();
-  const provider = new NodeTracerProvider({ resource: resourceFromAttributes({ 'service.name': SERVICE }), spanProcessors: [new SimpleSpanProcessor(memory)] });
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': SERVICE }),
+    spanProcessors: [new SimpleSpanProcessor(memory)],
+    ...(opts.idGenerator ? { idGenerator: opts.idGenerator } : {}),
+  });
   const tracer = provider.getTracer('workflow-exporter-test', '1.0.0');
   const run = (step: Step, parent: Span | undefined, isRoot: boolean) => {
     const ctx = parent ? trace.setSpan(context.active(), parent) : context.active();

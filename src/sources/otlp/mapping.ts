@@ -136,6 +136,16 @@ function longToNumber(v: Long | undefined): number {
   return typeof v === 'number' ? v : v.toNumber();
 }
 
+/**
+ * Epoch nanoseconds to milliseconds. A double holds 1.7e18 only to 256 ns, so 10:00:00.050 would
+ * read 10:00:00.0499998: the whole milliseconds are divided out exactly first.
+ */
+function nanosToMs(v: Long | undefined): number {
+  if (v === undefined || v === null) return 0;
+  if (typeof v === 'number') return v / 1e6;
+  return v.divide(1_000_000).toNumber() + v.modulo(1_000_000).toNumber() / 1e6;
+}
+
 /** end - start in ms, exact to the nanosecond before the division (both are ~1.7e18 ns) */
 function durationMs(start: Long, end: Long): number {
   if (typeof start === 'number' || typeof end === 'number') return (longToNumber(end) - longToNumber(start)) / 1e6;
@@ -270,8 +280,8 @@ export class SpanMapper {
     const reject = (reason: RejectReason, message: string): SpanRejection => ({ reason, message, span: { trace_id: traceId, span_id: spanId, name: name.slice(0, 128) } });
     if (traceId.length !== 32 || isZero(traceId)) return reject('invalid_event', `span ${index}: trace_id must be 16 bytes, not all zero`);
     if (spanId.length !== 16 || isZero(spanId)) return reject('invalid_event', `span ${index}: span_id must be 8 bytes, not all zero`);
-    const startMs = longToNumber(sp.startTimeUnixNano) / 1e6;
-    const endMs = longToNumber(sp.endTimeUnixNano) / 1e6;
+    const startMs = nanosToMs(sp.startTimeUnixNano);
+    const endMs = nanosToMs(sp.endTimeUnixNano);
     if (!(startMs > 0)) return reject('invalid_timestamp', `span ${index}: start_time_unix_nano is missing`);
     if (!(endMs > 0)) return reject('invalid_timestamp', `span ${index}: end_time_unix_nano is missing (spans are exported when they end)`);
     const d = durationMs(sp.startTimeUnixNano, sp.endTimeUnixNano);

@@ -16,6 +16,8 @@ export interface LongValue {
   toNumber(): number;
   toSigned(): LongValue;
   subtract(other: LongValue): LongValue;
+  divide(n: number): LongValue;
+  modulo(n: number): LongValue;
 }
 /** fixed64 / int64 as decoded: long.js, or a plain number when built from a small JSON number */
 export type Long = LongValue | number;
