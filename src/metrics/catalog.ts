@@ -19,7 +19,8 @@ export interface MetricDef<L extends string = string> {
   readonly seriesBudget?: number;
 }
 
-function def<const L extends string>(d: MetricDef<L>): MetricDef<L> {
+/** Keeps the literal labels and type of each entry, so the registry's instruments are typed from it. */
+function def<const L extends string, const T extends MetricType>(d: MetricDef<L> & { readonly type: T }): MetricDef<L> & { readonly type: T } {
   return d;
 }
 
