@@ -43,6 +43,7 @@ export const DEFAULTS = {
     runsOverdue: '10m', // the deadline already waited; this only rides out a late end event
     sourceSilent: '0s', // the expression already measures silence
     budgetBurn: '15m',
+    connectionsRefused: '5m', // a flood that outlasts a burst of reconnects; one refusal is not news
   },
   prometheus: {
     scrapeInterval: '15s', // the exporter's counters move per event; 15 s is the common default

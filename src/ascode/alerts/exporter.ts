@@ -1,6 +1,6 @@
 // The workflow-exporter-alerts group: the exporter and its sources (down, rejecting, lagging,
 // silent, late events), each with its promtool cases.
-import { foreign, num, rec, sel } from '../promql.js';
+import { foreign, increase, num, re, rec, sel } from '../promql.js';
 import { R } from '../recording.js';
 import { buckets, flat, input, minutesOf, rising, SOURCE, type AlertContext, type AlertFamily } from './common.js';
 
@@ -156,6 +156,35 @@ export function eventLagHigh({ t, f, c, secs }: AlertContext): AlertFamily {
           expect: [{ severity: 'warning' as const, labels: { source: SOURCE }, value: t.eventLagP95Seconds * 1.9 }],
         },
         { name: 'timely events', series: buckets(c.eventLag, { source: SOURCE }, t.eventLagP95Seconds / 2, rising(100, at + 5)), atMinutes: at, expect: [] },
+      ];
+    })(),
+  };
+}
+
+export function connectionsRefused({ s, f, c }: AlertContext): AlertFamily {
+  // evictions of idle connections and timeouts are the limits working; refusals mean clients lost out
+  const refused = sel(c.httpConnectionsClosed, { reason: re('max_connections|max_requests') });
+  return {
+    name: 'WorkflowExporterRefusingConnections',
+    file: 'exporter-alerts',
+    group: 'workflow-exporter-alerts',
+    rules: [{ severity: 'warning', expr: `sum by (job, instance) (${increase(refused, '5m')}) > 0`, for: f.connectionsRefused }],
+    value: 'number',
+    summary: (x) => `${x.label('instance')} refused ${x.value} connections or requests in 5m`,
+    description: (x) =>
+      `${x.label('instance')} has been at its connection limit for ${f.connectionsRefused}: ${x.value} connections or requests refused in the last 5m (server.maxConnections, server.reservedConnections). /metrics and health still answer from the reserve; ingest, the API and the live tail get 503. A flood of connections, or more producers and tail clients than the limit: see workflow_exporter_http_connections and the reasons on the exporter dashboard.`,
+    dashboard: { key: 'exporter' },
+    cases: (() => {
+      const at = minutesOf(f.connectionsRefused) + 10;
+      const target = { job: s.job, instance: 'exporter-0:9477' };
+      return [
+        {
+          name: 'requests refused past the reserve',
+          series: [input(c.httpConnectionsClosed, { reason: 'max_requests', ...target }, `0+10x${at + 5}`)],
+          atMinutes: at,
+          expect: [{ severity: 'warning' as const, labels: target, value: 50 }],
+        },
+        { name: 'idle connections evicted only', series: [input(c.httpConnectionsClosed, { reason: 'evicted_idle', ...target }, `0+1000x${at + 5}`)], atMinutes: at, expect: [] },
       ];
     })(),
   };

@@ -3,7 +3,7 @@
 // One file per rule group; this list is the order of the generated rule and test files.
 import type { AscodeSettings } from '../../config/ascode.js';
 import { alertContext, type AlertFamily } from './common.js';
-import { eventLagHigh, exporterDown, rejectingEvents, sourceDown, sourceLagGrowing, sourceSilent } from './exporter.js';
+import { connectionsRefused, eventLagHigh, exporterDown, rejectingEvents, sourceDown, sourceLagGrowing, sourceSilent } from './exporter.js';
 import { checkBurnRates, errorBudgetFastBurn, errorBudgetSlowBurn } from './slo.js';
 import { agentBudgetBurn, agentSilent, errorRatioHigh, queueDepthHigh, runLatencyHigh, runsOverdue } from './workflow.js';
 
@@ -25,5 +25,6 @@ export function alertFamilies(s: AscodeSettings): AlertFamily[] {
     sourceLagGrowing(cx),
     sourceSilent(cx),
     eventLagHigh(cx),
+    connectionsRefused(cx),
   ];
 }

@@ -1,5 +1,5 @@
 // Exporter health: events in and rejected by reason, sources (up, pending, lag, errors), the live
-// tail (clients, drops), label overflow, dead letters, and the process itself.
+// tail (clients, drops), label overflow, dead letters, HTTP connections, and the process itself.
 import { catalog as c } from '../../metrics/catalog.js';
 import { foreign, increase, quantile, rate, rec, sel, sumRate } from '../promql.js';
 import { QUANTILES, R } from '../recording.js';
@@ -14,7 +14,7 @@ export function exporterDashboard(s: AscodeSettings): DashboardSpec {
   return {
     key: 'exporter',
     description: 'The exporter itself: what comes in, what is rejected and why, how far behind each source is, and the live tail.',
-    version: 2,
+    version: 3,
     tags: ['exporter'],
     variables: ['source'],
     rows: [
@@ -149,6 +149,27 @@ export function exporterDashboard(s: AscodeSettings): DashboardSpec {
             unit: 'reqps',
             width: 8,
             queries: [{ expr: sumRate(c.labelOverflow, ['label', 'kind'], RI), legend: '{{label}} {{kind}}' }],
+          },
+        ],
+      },
+      {
+        title: 'HTTP connections',
+        panels: [
+          {
+            kind: 'timeseries',
+            title: 'Open connections',
+            description: 'Open HTTP connections per instance, WebSocket and SSE included; at most server.maxConnections.',
+            unit: 'short',
+            width: 12,
+            queries: [{ expr: `sum by (instance) (${sel(c.httpConnections, job)})`, legend: '{{instance}}' }],
+          },
+          {
+            kind: 'timeseries',
+            title: 'Connections closed to protect the server',
+            description: 'Per second, by reason: evicted_idle and the timeouts are the limits working; max_connections and max_requests are clients refused (docs/RELIABILITY.md).',
+            unit: 'reqps',
+            width: 12,
+            queries: [{ expr: sumRate(c.httpConnectionsClosed, ['reason'], RI, job), legend: '{{reason}}' }],
           },
         ],
       },
