@@ -84,11 +84,31 @@ const natsSource = z
   })
   .strict();
 
+/** Where a Redis is, beside its url: a Cluster's seed nodes or a Sentinel-managed master (util/redis-client.ts). */
+const redisTopology = {
+  cluster: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe(
+      'seed nodes of a Redis Cluster (redis://host:port; a few are enough, the rest are discovered); url is then unused. Keys used together must share a hash slot: name them with one hash tag, e.g. {wfx}:events',
+    ),
+  sentinel: z
+    .object({
+      name: z.string().min(1).describe('the master name the sentinels monitor'),
+      sentinels: z.array(z.string().min(1)).min(1).describe('sentinel addresses, redis://host:port'),
+    })
+    .strict()
+    .optional()
+    .describe('a Sentinel-managed Redis: the client asks the sentinels for the master and follows it across failovers; url is then unused'),
+};
+
 const redisSource = z
   .object({
     kind: z.literal('redis-streams'),
     ...decodeOptions,
     url: z.string().default('redis://127.0.0.1:6379'),
+    ...redisTopology,
     passwordFile: z.string().optional(),
     keys: z.array(z.string().min(1)).min(1).describe('stream keys to read'),
     group: z.string().min(1).default('workflow-exporter').describe('consumer group, shared by replicas'),
@@ -260,7 +280,11 @@ export const configSchema = z
       .object({
         backend: z.enum(['memory', 'redis']).default('memory'),
         redisUrl: z.string().default('redis://127.0.0.1:6379'),
-        prefix: z.string().default('wfx').describe('Redis key prefix; replicas of one deployment share it'),
+        ...redisTopology,
+        prefix: z
+          .string()
+          .default('wfx')
+          .describe('Redis key prefix; replicas of one deployment share it. On a Redis Cluster it is wrapped in a hash tag ({wfx}) unless it holds one, so all state keys share a slot and the scripts stay atomic'),
         maxEntries: z.number().int().min(100).default(200_000).describe('open runs/stages/tasks tracked before the oldest is evicted'),
         ttlSeconds: z.number().int().min(60).default(7 * 24 * 3600).describe('an open run older than this is forgotten (Redis)'),
       })

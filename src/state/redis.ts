@@ -1,6 +1,6 @@
 // Redis lifecycle store: start times and open runs shared by replicas and kept across restarts.
 import type { Redis } from 'ioredis';
-import { loadRedis } from '../util/bus-clients.js';
+import { openRedis, type RedisTopology } from '../util/redis-client.js';
 import type { ActiveRuns, AnomalyCounter, LifecycleOp, LifecycleStore, OpenRun } from './lifecycle.js';
 
 // One round trip per batch: every op of the batch runs in one atomic script, so a start handled by
@@ -129,19 +129,26 @@ export class RedisLifecycleStore implements LifecycleStore {
   private readonly ttlMs: number;
   private readonly lastRead = new Map<string, unknown>();
 
+  private readonly prefix: string;
+
   constructor(
-    url: string,
-    private readonly prefix: string,
+    where: string | RedisTopology,
+    prefix: string,
     ttlSeconds: number,
     private readonly countAnomaly: AnomalyCounter,
   ) {
     this.ttlMs = ttlSeconds * 1000;
+    const topology = typeof where === 'string' ? { url: where } : where;
+    // on a cluster every key of the state must live in one hash slot, or a script could not touch
+    // them together: the prefix becomes the hash tag unless it carries one
+    this.prefix = topology.cluster && !/\{[^}]+\}/.test(prefix) ? `{${prefix}}` : prefix;
     // ioredis is loaded on demand (an exporter with in-memory state never imports it); the client
     // connects as soon as it is loaded, and commands issued before then wait for it
-    this.opened = loadRedis().then(({ Redis }) => {
-      const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null, enableAutoPipelining: false }) as ScriptRedis;
-      redis.defineCommand('wfxLifecycle', { numberOfKeys: 0, lua: SCRIPT });
-      redis.defineCommand('wfxActive', { numberOfKeys: 0, lua: ACTIVE_SCRIPT });
+    this.opened = openRedis(topology, { lazyConnect: false, maxRetriesPerRequest: null, enableAutoPipelining: false }).then((client) => {
+      const redis = client as ScriptRedis;
+      // KEYS[1] (a key of the state's slot) routes each script to the node that owns the slot
+      redis.defineCommand('wfxLifecycle', { numberOfKeys: 1, lua: SCRIPT });
+      redis.defineCommand('wfxActive', { numberOfKeys: 1, lua: ACTIVE_SCRIPT });
       redis.defineCommand('wfxClaim', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
       redis.defineCommand('wfxConfirm', { numberOfKeys: 1, lua: CONFIRM_SCRIPT });
       redis.on('error', () => {}); // reconnects on its own; failures surface as rejected commands
@@ -152,7 +159,7 @@ export class RedisLifecycleStore implements LifecycleStore {
   async apply(ops: LifecycleOp[]): Promise<number[]> {
     if (ops.length === 0) return [];
     const redis = this.redis ?? (await this.opened);
-    const args: (string | number)[] = [this.prefix, this.ttlMs, ops.length];
+    const args: (string | number)[] = [`${this.prefix}:types`, this.prefix, this.ttlMs, ops.length];
     for (const o of ops) args.push(o.op, o.key, o.run, o.workflowType, Math.round(o.timeMs));
     const res = await redis.wfxLifecycle(...args);
     const out = new Array<number>(ops.length);
@@ -219,7 +226,7 @@ export class RedisLifecycleStore implements LifecycleStore {
   private async readActiveRuns(): Promise<ActiveRuns[]> {
     const redis = this.redis ?? (await this.opened);
     // runs whose start is older than the TTL lost their open entry: forget them here too
-    const r = await redis.wfxActive(this.prefix, Date.now() - this.ttlMs);
+    const r = await redis.wfxActive(`${this.prefix}:types`, this.prefix, Date.now() - this.ttlMs);
     const out: ActiveRuns[] = [];
     // only states with open runs: a 0 would keep a series for a state nobody is in
     for (let i = 0; i + 2 < r.length; i += 3) {

@@ -1,7 +1,7 @@
 // Real processes for fault tests: private nats-server (single or clustered) and redis-server instances and exporter processes
 // (the built CLI), each on its own free port and temp dir, with signals by PID and cleanup of only
 // what this helper started.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -180,20 +180,32 @@ export class RedisServer extends Broker {
     logFile: string,
     /** append-only file with fsync on every write: the stream and groups survive a kill */
     readonly persistent: boolean,
+    extraArgs: string[] = [],
+    name: 'redis-server' | 'redis-sentinel' = 'redis-server',
   ) {
     super(
       'redis-server',
       'redis',
       port,
       () => [
+        ...(name === 'redis-sentinel' ? [join(dir, 'sentinel.conf'), '--sentinel'] : []),
         '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
         '--appendonly', persistent ? 'yes' : 'no', '--appendfsync', 'always',
         '--daemonize', 'no', '--protected-mode', 'no', '--logfile', '',
+        ...extraArgs,
       ],
       logFile,
     );
   }
+
+  /** `redis-cli -p <port> <args>`, its output (throws with it when the command fails). */
+  cli(...args: string[]): string {
+    return execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(this.port), ...args], { encoding: 'utf8', timeout: 30_000 });
+  }
 }
+
+/** Seed addresses of a cluster's nodes, as the exporter's `cluster` config takes them. */
+export const seeds = (nodes: RedisServer[]) => nodes.map((n) => n.url);
 
 export class Exporter extends Proc {
   constructor(
@@ -380,6 +392,53 @@ export class Processes {
     for (const s of servers) await until(`nats-server ${s.serverName} on port ${s.port}`, () => reachable(s.url, 200), 15_000);
     for (const s of servers) await jetStreamAnswers(s.url);
     return servers;
+  }
+
+  /**
+   * A Redis Cluster of `masters` masters with one replica each (redis-server --cluster-enabled yes,
+   * created with redis-cli --cluster create --cluster-replicas 1), node timeout `nodeTimeoutMs` so a
+   * failover takes seconds; resolves once every node reports cluster_state:ok.
+   */
+  async redisCluster(masters = 3, nodeTimeoutMs = 2000): Promise<RedisServer[]> {
+    const nodes: RedisServer[] = [];
+    for (let i = 0; i < masters * 2; i++) {
+      const dir = this.dir(`redis-cluster-${i}`);
+      const extra = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', String(nodeTimeoutMs)];
+      const r = new RedisServer(await freePort(), dir, join(dir, 'redis.log'), false, extra);
+      this.procs.push(r);
+      nodes.push(r);
+      await r.start();
+    }
+    nodes[0].cli('--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes');
+    for (const n of nodes) await until(`cluster_state:ok on ${n.port}`, () => n.cli('cluster', 'info').includes('cluster_state:ok'), 30_000, 200);
+    return nodes;
+  }
+
+  /** A master, a replica of it, and one sentinel (quorum 1) watching it as `name`, failing over after `downAfterMs`. */
+  async redisSentinel(name = 'wfx', downAfterMs = 1000): Promise<{ master: RedisServer; replica: RedisServer; sentinel: RedisServer }> {
+    const master = await this.redis();
+    const replicaDir = this.dir('redis-replica');
+    const replica = new RedisServer(await freePort(), replicaDir, join(replicaDir, 'redis.log'), false, ['--replicaof', '127.0.0.1', String(master.port)]);
+    this.procs.push(replica);
+    await replica.start();
+    const sdir = this.dir('redis-sentinel');
+    // sentinel rewrites its config file as it learns the topology: it has to be a file of its own
+    writeFileSync(
+      join(sdir, 'sentinel.conf'),
+      [
+        `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`,
+        `sentinel down-after-milliseconds ${name} ${downAfterMs}`,
+        `sentinel failover-timeout ${name} 5000`,
+        `sentinel parallel-syncs ${name} 1`,
+        '',
+      ].join('\n'),
+    );
+    const sentinel = new RedisServer(await freePort(), sdir, join(sdir, 'sentinel.log'), false, [], 'redis-sentinel');
+    this.procs.push(sentinel);
+    await sentinel.start();
+    await until('the replica in sync', () => master.cli('info', 'replication').includes('state=online'), 30_000, 100);
+    await until('the sentinel knowing the replica', () => /num-slaves\s+1/.test(sentinel.cli('sentinel', 'master', name).replace(/\n/g, ' ')), 30_000, 200);
+    return { master, replica, sentinel };
   }
 
   async redis(opts: { persistent?: boolean } = {}): Promise<RedisServer> {

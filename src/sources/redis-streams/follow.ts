@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RawMessage } from '../../events/raw.js';
 import type { BatchHandler } from '../../pipeline/types.js';
-import { loadRedis } from '../../util/bus-clients.js';
+import { openRedis } from '../../util/redis-client.js';
 import { ReaderHealth, RETRY_MS, sleep } from '../reader-health.js';
 import { positionKey, type StreamPositions, type TailReader } from '../types.js';
 import { entryToRaw, redisConnectOptions } from './connect.js';
@@ -30,10 +30,9 @@ export class RedisTailReader implements TailReader {
   /** Resolves once the start ids are known (or finding them failed once; the loop retries). */
   async start(positions?: StreamPositions): Promise<void> {
     const cfg = this.cfg;
-    const { Redis } = await loadRedis();
-    if (this.stopped) return;
     // commands wait for a reconnect (maxRetriesPerRequest null), so a Redis restart is followed through
-    const redis = new Redis(cfg.url, { ...redisConnectOptions(cfg, `${this.name}:tail`), maxRetriesPerRequest: null, retryStrategy: (times) => Math.min(times * 200, 2000) });
+    const redis = await openRedis(cfg, { ...redisConnectOptions(cfg, `${this.name}:tail`), maxRetriesPerRequest: null, retryStrategy: (times) => Math.min(times * 200, 2000), lazyConnect: true });
+    if (this.stopped) return;
     this.redis = redis;
     redis.on('error', () => {}); // reported by the read loop; ioredis reconnects on its own
     redis.on('close', () => {

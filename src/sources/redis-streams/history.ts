@@ -1,13 +1,12 @@
 // Reads the last entries of a redis-streams source's keys back for the tail's history at start.
 import type { RawMessage } from '../../events/raw.js';
-import { loadRedis } from '../../util/bus-clients.js';
+import { openRedis } from '../../util/redis-client.js';
 import { positionKey, type HistoryReadOptions } from '../types.js';
 import { entryToRaw, redisConnectOptions, type Entry } from './connect.js';
 import type { RedisSourceConfig } from './redis-streams.js';
 
 export async function redisHistory(name: string, cfg: RedisSourceConfig, deps: HistoryReadOptions): Promise<RawMessage[]> {
-  const { Redis } = await loadRedis();
-  const redis = new Redis(cfg.url, {
+  const redis = await openRedis(cfg, {
     lazyConnect: true,
     ...redisConnectOptions(cfg, `${name}:history`),
     maxRetriesPerRequest: 1,

@@ -9,7 +9,7 @@ import type { BatchHandler, Source, SourceStatus } from '../../pipeline/types.js
 import type { RawMessage } from '../../events/raw.js';
 import type { DeadLetter, DeadLetterOutput } from '../../pipeline/dead-letters.js';
 import type { Metrics } from '../../metrics/registry.js';
-import { loadRedis } from '../../util/bus-clients.js';
+import { describeTopology, openRedis } from '../../util/redis-client.js';
 import { entryToRaw, redisConnectOptions, type Entry } from './connect.js';
 
 export type RedisSourceConfig = Extract<SourceConfig, { kind: 'redis-streams' }>;
@@ -58,14 +58,13 @@ export class RedisStreamsSource implements Source {
     const cfg = this.cfg;
     this.stopped = false;
     // the client library is loaded here, by the first Redis source, store or reader that needs it
-    const { Redis } = await loadRedis();
-    if (this.stopped) return; // stopped while it loaded: nothing was opened
-    const redis = new Redis(cfg.url, {
+    const redis = await openRedis(cfg, {
       lazyConnect: true,
       ...redisConnectOptions(cfg, this.name),
       maxRetriesPerRequest: null, // commands wait for the reconnect instead of failing the batch
       retryStrategy: (times) => Math.min(times * 200, 2000),
     });
+    if (this.stopped) return; // stopped while it loaded: nothing was opened (lazyConnect)
     this.redis = redis;
     redis.on('ready', () => {
       if (!this.connected && this.detail !== 'not started') this.logger.info({ source: this.name }, 'redis reconnected');
@@ -84,7 +83,7 @@ export class RedisStreamsSource implements Source {
       await redis.connect();
     } catch (cause) {
       redis.disconnect();
-      throw new SourceError(this.name, `cannot connect to ${cfg.url}: ${(cause as Error).message}`, { cause });
+      throw new SourceError(this.name, `cannot connect to ${describeTopology(cfg)}: ${(cause as Error).message}`, { cause });
     }
     for (const key of cfg.keys) await this.ensureGroup(key, cfg.startId);
     this.loop = this.run(handler);
