@@ -75,7 +75,8 @@ function pathOf(url: string | undefined): string {
  * however many, never lock anyone out; only when every connection is busy is the new one refused.
  * Requests other than RESERVED_PATHS under way, and WebSocket connections, may take at most
  * maxConnections minus reservedConnections; past that a request or upgrade gets 503, so neither slow
- * bodies nor tail clients can take the connections a scrape needs. Slow clients are ended by the timeouts (serverTimeouts).
+ * bodies nor tail clients can take the connections a scrape needs. Slow clients are ended by the
+ * timeouts (serverTimeouts).
  */
 export class ConnectionGuard {
   private readonly conns = new Map<Socket, Conn>();
@@ -112,11 +113,6 @@ export class ConnectionGuard {
 
   get open(): number {
     return this.conns.size;
-  }
-
-  /** Requests under way outside the reserve, plus WebSocket connections. */
-  get busyCount(): number {
-    return this.busy;
   }
 
   /** True when this request was over the limit and must be answered 503 (the onRequest hook does). */
