@@ -201,9 +201,8 @@ export type SourceKind = SourceConfig['kind'];
 // Per-label caps bound each label, not their product: 500 agents × 500 tools passed every cap and
 // made 4.5 M samples. A family's series budget bounds the product; the cap on all series the sum.
 export const DEFAULT_SERIES_PER_METRIC = 25_000; // ~1,500 label sets of a 14-bucket histogram
-// A scrape costs ~1 µs per series (Prometheus text) to ~1.6 µs (OpenMetrics, prom-client's own
-// renderer) on the 2-core development machine and blocks the event loop while it runs: 200k series
-// keep a scrape well under 1 s (BENCHMARKS.md, label flood).
+// A scrape costs about a microsecond per series and blocks the event loop while it runs: 200k series
+// keep a scrape well under 1 s (figures: docs/benchmarks-log.md, "Figures behind code comments").
 export const DEFAULT_MAX_SERIES = 200_000;
 
 const labelGuard = z

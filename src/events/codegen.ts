@@ -1,7 +1,7 @@
 // A parser generated from a zod schema as straight-line code: no closure per field, no payload objects,
 // one fresh output object per object node. zod's own compiler (z.compile) wraps every optional field and
-// union branch in an immediately invoked closure; for the canonical event that is ~860 bytes allocated
-// per event, more than JSON.parse's, because the function is too large for V8 to inline them all.
+// union branch in an immediately invoked closure; for the canonical event that allocates more per event
+// than JSON.parse does (docs/benchmarks-log.md), because the function is too large for V8 to inline them all.
 // Only the node kinds and checks whose meaning is written out below are accepted; anything else is
 // refused (CodegenUnsupported) and the caller falls back to zod's compiler. The generated function
 // returns the parsed value or z.INVALID, the contract of z.withParser, which runs zod's own parser on

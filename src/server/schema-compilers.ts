@@ -1,6 +1,6 @@
 // Fastify's JSON-schema compilers (@fastify/ajv-compiler and @fastify/fast-json-stringify-compiler),
 // loaded the first time a route with a schema needs one instead of when the server is built. No
-// route of the exporter declares a schema, so a start never loads ajv (about 50 ms of a cold start).
+// route of the exporter declares a schema, so a start never loads ajv (a measurable part of a cold start).
 import { createRequire } from 'node:module';
 import type { FastifyServerOptions } from 'fastify';
 import { requireCjs } from '../util/cjs.js';

@@ -13,7 +13,7 @@ interface Open {
 export class MemoryLifecycleStore implements LifecycleStore {
   private readonly open = new Map<string, Open>();
   // Start order for eviction. Taking the first key of a Map whose front was deleted walks every
-  // deleted slot (V8 keeps them until a rehash): ~14 µs per evicting start at 100k entries. A queue
+  // deleted slot (V8 keeps them until a rehash), a cost that grows with the entries (docs/benchmarks-log.md). A queue
   // with a head index is O(1); entries that ended are skipped by their sequence and compacted away.
   private order: { key: string; seq: number }[] = [];
   private head = 0;

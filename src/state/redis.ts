@@ -70,7 +70,7 @@ return out
 // A scrape's read of active runs, in one script: per type with open runs, forget those past the TTL
 // (their open entry expired) and count both states; a type left with none leaves the set of types.
 // Its cost follows the types open now, never the history: the old reader asked 4 commands per type
-// ever seen (100k finished types: ~400k commands and 4–6 s per scrape).
+// ever seen (figures: docs/benchmarks-log.md, "Figures behind code comments").
 const ACTIVE_SCRIPT = `
 local prefix, cutoff = ARGV[1], ARGV[2]
 local types = prefix .. ':types'

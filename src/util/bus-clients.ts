@@ -1,5 +1,5 @@
 // The NATS and Redis client libraries, loaded on first use: a process with no bus source, no Redis
-// state store and no tail read-back never imports them (together a few hundred ms of a cold start).
+// state store and no tail read-back never imports them (a large part of a cold start, docs/benchmarks-log.md).
 // Modules that only need their types use `import type`; each import below happens once per process.
 import type * as NatsJetStream from '@nats-io/jetstream';
 import type * as NatsTransport from '@nats-io/transport-node';

@@ -7,13 +7,13 @@ export const SLICE_MS = 10;
 /**
  * A bus client (the NATS client) parses what its socket holds in microtasks and calls back once per
  * message. Batches chained onto that as promises all ran in the same microtask drain, for as long
- * as the server kept the socket full: draining a JetStream backlog, the event-loop lag p99 was
- * 51–76 ms (the largest delay up to 126 ms) while /metrics, the live tail and health checks waited.
+ * as the server kept the socket full: draining a JetStream backlog, the event-loop lag p99 was tens
+ * of milliseconds while /metrics, the live tail and health checks waited.
  * Here a batch starts from setImmediate, and batches run back to back until SLICE_MS of the turn is
  * used; the rest wait for the next turn. Running every batch on a turn of its own lagged less still
  * but let the client read ahead of the pipeline, so messages waited in memory long enough to be
- * promoted (RSS +45 MiB); slices keep the reading paced by the processing. BENCHMARKS.md has the
- * figures.
+ * promoted (more RSS); slices keep the reading paced by the processing. The figures are in
+ * docs/benchmarks-log.md ("NATS: batches in 10 ms slices").
  */
 export class SlicedBatches<T> {
   private buf: T[] = [];

@@ -8,9 +8,10 @@ import { SharedFrames, type TailClient } from './client.js';
 type TailConfig = Config['tail'];
 
 /**
- * Clients one slice of a flush writes to. A socket write costs ~20 µs on loopback, so a slice holds
- * the loop ~2 ms; a pass over more clients is spread over the interval in slices, which keeps the
- * loop free for ingest and scrapes and lets no client wait for a thousand writes before its own.
+ * Clients one slice of a flush writes to. A socket write costs tens of microseconds on loopback
+ * (docs/benchmarks-log.md), so a slice holds the loop a few ms; a pass over more clients is spread
+ * over the interval in slices, which keeps the loop free for ingest and scrapes and lets no client
+ * wait for a thousand writes before its own.
  */
 export const SLICE_CLIENTS = 100;
 /** slices of one pass are at least this far apart (timers have millisecond resolution) */
@@ -94,7 +95,7 @@ export class FanOut {
   /**
    * A pass gives every client one frame per interval: with many clients it writes them in slices
    * spread over the interval (passSlices), so each client still gets one frame per interval but the
-   * loop is held ~2 ms at a time instead of the whole pass, and a client's wait does not include
+   * loop is held a few ms at a time instead of the whole pass, and a client's wait does not include
    * the writes to everyone before it.
    */
   private startPass(): void {

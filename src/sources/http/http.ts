@@ -34,7 +34,7 @@ export class HttpSource implements Source {
 /**
  * The messages of a body are slices of it. An all-ASCII body (nearly every producer's) is turned into
  * one string and each message is a slice of that: two native calls per body instead of a UTF-8 check
- * and a conversion per message (~300 ns an event, ~15% of splitting and parsing). In ASCII a character
+ * and a conversion per message (figures: docs/benchmarks-log.md, "Figures behind code comments"). In ASCII a character
  * is a byte, so the size limit still counts bytes. Any other body gives byte slices, each checked for
  * UTF-8 on its own, so one bad line is one rejection.
  */
@@ -167,8 +167,8 @@ export const ingestPlugin: FastifyPluginAsync<IngestOptions> = async (app: Fasti
     return reply.code(500).send({ error: 'internal', message: 'internal error' });
   });
 
-  // helmet's page headers (CSP and a dozen more) cost ~3% of ingest CPU per request and mean nothing to a
-  // machine reading a JSON status; nosniff is the one that matters for a JSON response
+  // helmet's page headers (CSP and a dozen more) cost ingest CPU on every request (docs/benchmarks-log.md)
+  // and mean nothing to a machine reading a JSON status; nosniff is the one that matters for a JSON response
   app.post(INGEST_PATH, { helmet: false }, async (req, reply) => {
     reply.header('x-content-type-options', 'nosniff');
     const handler = source.handler;

@@ -72,7 +72,7 @@ export interface OtlpTypes {
 
 let types: OtlpTypes | undefined;
 
-/** Parses the .proto files once per process (~10 ms); every receiver shares the types. */
+/** Parses the .proto files once per process; every receiver shares the types. */
 export function otlpTypes(): OtlpTypes {
   if (types) return types;
   const root = new protobuf.Root();
