@@ -63,6 +63,23 @@ describe('csvCell', () => {
     expect(csvCell(undefined)).toBe('');
     expect(csvCell({ k: '=x', n: 1 })).toBe('"{""k"":""=x"",""n"":1}"');
   });
+
+  test('neutralises formulas after a separator too, for locales that split on ";" (issue 14 item 10)', () => {
+    expect(csvCell('x;=HYPERLINK("http://evil","click")')).toBe('"x;\'=HYPERLINK(""http://evil"",""click"")"');
+    expect(csvCell('a; +1')).toBe('"a; \'+1"');
+    expect(csvCell('a;"@SUM(1)')).toBe('"a;""\'@SUM(1)"');
+    expect(csvCell('a,-2+3')).toBe('"a,\'-2+3"');
+    expect(csvCell('line\n=cmd')).toBe('"line\n\'=cmd"');
+    expect(csvCell('=a;=b')).toBe('"\'=a;\'=b"');
+    expect(csvCell('\u0000=x')).toBe("'\u0000=x");
+    expect(csvCell({ note: 'x;=1+1' })).toBe('"{""note"":""x;\'=1+1""}"');
+    expect(csvCell('a;b')).toBe('"a;b"'); // one cell in a ";" locale as well
+    expect(csvCell('a=b;c')).toBe('"a=b;c"');
+    // read the way such a spreadsheet reads it: split on ";", no piece may start a formula
+    for (const v of ['x;=HYPERLINK("http://evil")', 'x; "=1', 'a;-1;@b', 'x\r\n+1']) {
+      for (const piece of csvCell(v).split(/[;\r\n]/)) expect(piece.replace(/^[ "]+/, '')).not.toMatch(/^[=+\-@\t\0]/);
+    }
+  });
 });
 
 describe('GET /api/events/export', () => {

@@ -10,17 +10,28 @@ import { queryFilter } from './api-events.js';
 
 export const EXPORT_CHUNK_CHARS = 64 * 1024; // one write per ~64 KiB: few syscalls, bounded memory per download
 
-// a spreadsheet runs a cell starting with these as a formula (CSV injection); OWASP's list
-const FORMULA_LEAD = /^[=+\-@\t\r]/;
-const NEEDS_QUOTES = /[",\r\n]/;
+// a spreadsheet runs a cell starting with these as a formula (CSV injection): OWASP's list, and NUL (ASVS 1.2.10)
+const FORMULA_LEAD = /^[=+\-@\t\r\0]/;
+// The same after a separator or a line break: where the list separator is `;` (German, French…) a
+// spreadsheet splits `x;=HYPERLINK(…)` into a second cell that starts with `=`, and its idea of where
+// our quotes begin and end is not ours, so quoting does not help; an apostrophe goes after every `,`,
+// `;` and line break that is followed, past spaces and quotes, by a lead.
+const FORMULA_AFTER_SEPARATOR = /([,;\r\n][ "]*)(?=[=+\-@\t\r\0])/g;
+const NEEDS_QUOTES = /[",;\r\n]/;
 
-/** One CSV field (RFC 4180): strings that a spreadsheet would run as a formula get a leading apostrophe. */
+/**
+ * One CSV field (RFC 4180, quoted when it holds a quote, `,`, `;` or a line break): text a spreadsheet
+ * would run as a formula, at the start or after a separator, gets an apostrophe before it.
+ */
 export function csvCell(v: unknown): string {
   if (v === undefined || v === null) return '';
   let s: string;
-  if (typeof v === 'string') s = FORMULA_LEAD.test(v) ? `'${v}` : v;
-  else if (typeof v === 'number' || typeof v === 'boolean') s = String(v);
-  else s = JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean') s = String(v); // a number we wrote is a number
+  else {
+    s = typeof v === 'string' ? v : JSON.stringify(v);
+    if (FORMULA_LEAD.test(s)) s = `'${s}`;
+    s = s.replace(FORMULA_AFTER_SEPARATOR, "$1'");
+  }
   return NEEDS_QUOTES.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
