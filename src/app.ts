@@ -26,6 +26,7 @@ import { sseApiPlugin } from './server/api-sse.js';
 import { AuditLog, auditPlugin } from './server/audit.js';
 import { Auth, authPlugin, selectProtocol, stripQueryToken } from './server/auth.js';
 import { clientErrorHandler } from './server/client-errors.js';
+import { MAX_ID } from './events/schema.js';
 import { guardConnections, serverTimeouts } from './server/connections.js';
 import { controlPlugin } from './server/control.js';
 import { debugPlugin } from './server/debug.js';
@@ -252,6 +253,9 @@ function buildServer(config: Config, opts: AppOptions, core: Core, inputs: Input
     schemaController: onDemandSchemaCompilers(), // ajv only if a route ever has a schema
     ...serverTimeouts(config.server),
     clientErrorHandler, // Fastify's own logs the raw request bytes at trace, Authorization included
+    // a path parameter (a workflow id) may be MAX_ID characters, each up to 4 UTF-8 bytes written as %XX;
+    // Fastify's default of 100 answered 414 to ids of 101-256 characters that the API promises
+    maxParamLength: MAX_ID * 12,
   });
   guardConnections(server, config.server, metrics, logger);
 

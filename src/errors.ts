@@ -45,6 +45,7 @@ export const REJECT_REASONS = [
   'invalid_json', // not parseable as JSON (truncated, NaN literals, stray bytes)
   'invalid_protobuf', // an OTLP body that is not a well-formed protobuf message (truncated, wrong type)
   'too_large', // message or body over the configured byte limit
+  'unsupported_media_type', // an HTTP body of a content type ingest does not read (415)
   'too_deep', // nesting deeper than the configured limit
   'not_an_object', // JSON that is not an object (number, string, null, nested array)
   'invalid_event', // failed the canonical schema

@@ -117,13 +117,14 @@ describe('control over NATS', () => {
     expect(first?.subject).toBe(`${subjectPrefix}.marker`);
 
     const items = await auditItems();
+    // refused before the body is read: the action is unknown
     expect(items.map((e) => [e.outcome, e.status, e.action, e.who.name])).toEqual([
-      ['refused', 403, 'cancel', 'dashboard'],
-      ['refused', 401, 'cancel', null],
-      ['refused', 401, 'cancel', null],
+      ['refused', 403, 'unknown', 'dashboard'],
+      ['refused', 401, 'unknown', null],
+      ['refused', 401, 'unknown', null],
     ]);
     const text = await t!.scrape();
-    expect(value(text, 'workflow_exporter_control_commands_total', { action: 'cancel', outcome: 'refused' })).toBe(3);
+    expect(value(text, 'workflow_exporter_control_commands_total', { action: 'unknown', outcome: 'refused' })).toBe(3);
     expect(value(text, 'workflow_exporter_control_commands_total', { outcome: 'published' })).toBe(0);
     // the audit itself is for operators
     expect((await t!.app.server.inject({ url: '/api/audit', headers: bearer(READER) })).statusCode).toBe(403);
@@ -248,6 +249,55 @@ describe('control over the polled queue (HTTP only)', () => {
     expect(String(r.body.message)).toContain('auth.tokens');
     const q = await t.app.server.inject({ url: '/api/control/commands' });
     expect(q.json()).toMatchObject({ commands: [] });
-    expect(value(await t.scrape(), 'workflow_exporter_control_commands_total', { action: 'pause', outcome: 'refused' })).toBe(1);
+    expect(value(await t.scrape(), 'workflow_exporter_control_commands_total', { action: 'unknown', outcome: 'refused' })).toBe(1);
+  });
+});
+
+describe('control ids and refusals (issue 14 item 10)', () => {
+  const post = (url: string, payload: string, headers: Record<string, string>) =>
+    t!.app.server.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', ...headers }, payload });
+
+  it('an empty id is 400, ids up to 256 characters are taken, and refusals and bad bodies are audited and counted before any body is read', async () => {
+    t = await startApp({ auth }, { listen: false });
+    const pause = JSON.stringify({ action: 'pause' });
+    const empty = await post('/api/workflows//control', pause, bearer(OPERATOR));
+    expect.soft(empty.statusCode).toBe(400);
+    expect.soft(empty.json().message).toBe('workflow id must be 1 to 256 characters without control characters');
+    for (const n of [101, 150, 256]) expect.soft((await post(`/api/workflows/${'w'.repeat(n)}/control`, pause, bearer(OPERATOR))).statusCode, `id of ${n}`).toBe(202);
+    // 256 characters of four UTF-8 bytes each, percent-encoded: still one id of 256
+    expect.soft((await post(`/api/workflows/${encodeURIComponent('😀'.repeat(128))}/control`, pause, bearer(OPERATOR))).statusCode).toBe(202);
+    expect.soft((await post(`/api/workflows/${'w'.repeat(257)}/control`, pause, bearer(OPERATOR))).statusCode).toBe(400);
+
+    // without a token, with a body that is not JSON, of a type nobody parses, or too large: 401 all
+    const truncated = await post('/api/workflows/wf-x/control', '{"action":', {});
+    expect.soft(truncated.statusCode).toBe(401);
+    const xml = await post('/api/workflows/wf-x/control', '<pause/>', { 'content-type': 'application/xml' });
+    expect.soft(xml.statusCode).toBe(401);
+    const huge = await post('/api/workflows/wf-x/control', JSON.stringify({ action: 'pause', reason: 'r'.repeat(64 * 1024) }), bearer(READER));
+    expect.soft(huge.statusCode).toBe(403);
+    // an operator's bad JSON is audited as invalid
+    expect.soft((await post('/api/workflows/wf-y/control', '{"action":', bearer(OPERATOR))).statusCode).toBe(400);
+
+    const items = await auditItems();
+    expect.soft(items.map((e) => [e.outcome, e.status, e.action, e.workflow_id.length])).toEqual([
+      ['invalid', 400, 'unknown', 4],
+      ['refused', 403, 'unknown', 4],
+      ['refused', 401, 'unknown', 4],
+      ['refused', 401, 'unknown', 4],
+      ['invalid', 400, 'pause', 257],
+      ['published', 202, 'pause', 256],
+      ['published', 202, 'pause', 256],
+      ['published', 202, 'pause', 150],
+      ['published', 202, 'pause', 101],
+      ['invalid', 400, 'pause', 0],
+    ]);
+    const text = await t.scrape();
+    expect.soft(value(text, 'workflow_exporter_control_commands_total', { action: 'unknown', outcome: 'refused' })).toBe(3);
+    expect.soft(value(text, 'workflow_exporter_control_commands_total', { action: 'pause', outcome: 'published' })).toBe(4);
+    expect.soft(value(text, 'workflow_exporter_auth_rejected_total', { reason: 'missing_token' })).toBe(2);
+    expect.soft(value(text, 'workflow_exporter_auth_rejected_total', { reason: 'insufficient_role' })).toBe(1);
+    // nothing reached the queue but the four good ids
+    const q = await t.app.server.inject({ url: '/api/control/commands?after=0', headers: bearer(READER) });
+    expect.soft((q.json() as { commands: { workflow_id: string }[] }).commands.map((c) => c.workflow_id.length)).toEqual([101, 150, 256, 256]);
   });
 });

@@ -120,6 +120,22 @@ describe('http source', () => {
     expect(value(text, 'workflow_exporter_events_rejected_total', { reason: 'too_large' })).toBe(5);
   });
 
+  it('refuses a content type it does not read with 415, counted and dead-lettered (issue 14 item 10)', async () => {
+    t = await startApp({});
+    const event = JSON.stringify({ id: 'x', type: 'task.started', time: new Date().toISOString(), source: 's' });
+    const post = (headers: Record<string, string>) => t!.app.server.inject({ method: 'POST', url: '/api/events', headers, payload: event });
+    const xml = await post({ 'content-type': 'application/xml' });
+    expect.soft(xml.statusCode).toBe(415);
+    expect.soft(xml.json()).toEqual({ error: 'unsupported_media_type', message: 'send JSON (application/json, text/plain, application/cloudevents+json) or NDJSON (application/x-ndjson), not application/xml' });
+    expect.soft((await post({ 'content-type': 'application/x-www-form-urlencoded' })).statusCode).toBe(415);
+    expect.soft((await post({ 'content-type': 'application/json' })).statusCode).toBe(202);
+    const text = await t.scrape();
+    expect.soft(value(text, 'workflow_exporter_events_rejected_total', { source: 'http', reason: 'unsupported_media_type' })).toBe(2);
+    expect.soft(value(text, 'workflow_exporter_events_received_total', { source: 'http' })).toBe(3);
+    const dl = (await t.app.server.inject({ url: '/api/dead-letters?limit=5&reason=unsupported_media_type' })).json() as { items: { error: string }[] };
+    expect.soft(dl.items.map((i) => i.error)).toEqual(['content type application/x-www-form-urlencoded is not read by ingest', 'content type application/xml is not read by ingest']);
+  });
+
   it('accepts CloudEvents 1.0 structured JSON', async () => {
     t = await startApp({});
     const r = await t.app.server.inject({

@@ -62,7 +62,9 @@ export const controlPlugin: FastifyPluginAsync<ControlOptions> = async (app, o) 
     '/api/workflows/:id/control',
     {
       bodyLimit: CONTROL_BODY_LIMIT,
-      preHandler: async (req, reply) => {
+      // before the body is read: a caller without the operator role is refused (and audited) whatever
+      // it sent, and never makes the exporter parse its body
+      onRequest: async (req, reply) => {
         // with no token configured nobody is an operator: control is never open to anonymous callers
         if (!o.auth.enabled) {
           await reply.code(403).send({ error: 'forbidden', message: 'control needs an operator token: configure auth.tokens with role operator' });
@@ -70,10 +72,14 @@ export const controlPlugin: FastifyPluginAsync<ControlOptions> = async (app, o) 
         }
         await operator(req, reply);
       },
-      // refusals are answered by the preHandler; they are audited here, once the answer is out
+      // what the handler never saw is audited here, once the answer is out: refusals (401, 403; the
+      // body unread, so the action is unknown) and bodies Fastify could not take (400 bad JSON, 413, 415)
       onResponse: async (req, reply) => {
-        if (handled.has(req) || (reply.statusCode !== 401 && reply.statusCode !== 403)) return;
-        done(actionOf(req.body), 'refused', { id: randomUUID(), who: who(req), workflow_id: req.params.id, status: reply.statusCode });
+        const status = reply.statusCode;
+        if (handled.has(req) || status < 400 || status >= 500) return;
+        const entry = { id: randomUUID(), who: who(req), workflow_id: req.params.id, status };
+        if (status === 401 || status === 403) done('unknown', 'refused', entry);
+        else done(actionOf(req.body), 'invalid', { ...entry, error: `body refused with ${status}` });
       },
     },
     async (req, reply) => {
@@ -90,7 +96,7 @@ export const controlPlugin: FastifyPluginAsync<ControlOptions> = async (app, o) 
       if (body.reason !== undefined && (typeof body.reason !== 'string' || body.reason.length > o.cfg.maxReasonLength)) {
         return invalid(`reason must be a string of at most ${o.cfg.maxReasonLength} characters`);
       }
-      if (id.length > MAX_ID || CONTROL_CHARS.test(id)) return invalid(`workflow id must be 1 to ${MAX_ID} characters without control characters`);
+      if (id.length === 0 || id.length > MAX_ID || CONTROL_CHARS.test(id)) return invalid(`workflow id must be 1 to ${MAX_ID} characters without control characters`);
       const busProblem = o.bus.invalidId?.(id);
       if (busProblem) return invalid(busProblem);
 

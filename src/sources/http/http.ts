@@ -162,6 +162,14 @@ export const ingestPlugin: FastifyPluginAsync<IngestOptions> = async (app: Fasti
       await deadLetters.record([deadLetters.make(source.name, 'too_large', `body of ${len} bytes exceeds ${source.bodyLimitBytes}`, '')]);
       return reply.code(413).send({ error: 'too_large', message: `request body exceeds ${source.bodyLimitBytes} bytes` });
     }
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      // a body nobody reads is still a message refused: counted and kept like any other
+      metrics.received.labels(source.name).inc();
+      metrics.rejected.labels(source.name, 'unsupported_media_type').inc();
+      const type = String(req.headers['content-type'] ?? 'none').slice(0, 128);
+      await deadLetters.record([deadLetters.make(source.name, 'unsupported_media_type', `content type ${type} is not read by ingest`, '')]);
+      return reply.code(415).send({ error: 'unsupported_media_type', message: `send JSON (application/json, text/plain, application/cloudevents+json) or NDJSON (application/x-ndjson), not ${type}` });
+    }
     if ((err.statusCode ?? 500) < 500) return reply.code(err.statusCode!).send({ error: err.code ?? 'bad_request', message: err.message });
     req.log.error({ err }, 'ingest failed');
     return reply.code(500).send({ error: 'internal', message: 'internal error' });
