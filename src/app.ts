@@ -139,7 +139,9 @@ interface Core {
 function buildCore(config: Config, opts: AppOptions): Core {
   const logger = opts.logger ?? pino({ level: config.log.level, base: { service: 'workflow-exporter' } });
   const registry = opts.registry ?? new promClient.Registry();
-  const metrics = createMetrics(registry, config.metrics);
+  // exemplars cost a prom-client call per observation: on by default only where spans bring trace ids
+  const exemplars = config.metrics.exemplars === 'on' || (config.metrics.exemplars === 'auto' && config.sources.some((s) => descriptorOf(s.kind).traceIds === true));
+  const metrics = createMetrics(registry, config.metrics, { exemplars });
   const guard = new CardinalityGuard(
     config.metrics,
     (label, kind) => metrics.labelOverflow.labels(label, kind).inc(),

@@ -4,6 +4,9 @@ import { jsonFile, yamlFile, type Files } from './files.js';
 import { COMPOSE } from './compose.js';
 import type { AscodeSettings } from '../config/ascode.js';
 
+/** The trace store's data source (ascode.tracesUrl), which exemplars link to. */
+export const TRACES_UID = 'traces';
+
 /** Where the compose file mounts grafana/dashboards inside the Grafana container. */
 export const GRAFANA_DASHBOARDS_PATH = '/etc/grafana/dashboards';
 
@@ -24,8 +27,18 @@ export function grafanaFiles(s: AscodeSettings): Files {
           isDefault: true,
           editable: false,
           // $__rate_interval is at least four scrape intervals; Grafana must know the interval
-          jsonData: { timeInterval: s.prometheus.scrapeInterval, httpMethod: 'POST' },
+          jsonData: {
+            timeInterval: s.prometheus.scrapeInterval,
+            httpMethod: 'POST',
+            // exemplars of spans (docs/OTLP.md) link to their trace: in the trace store when one is
+            // configured, and always in the live tail, filtered on the trace id
+            exemplarTraceIdDestinations: [
+              ...(s.tracesUrl ? [{ name: 'trace_id', datasourceUid: TRACES_UID, urlDisplayLabel: 'Trace' }] : []),
+              { name: 'trace_id', url: `${s.livePageUrl.replace(/\/?$/, '/')}#q=\${__value.raw}`, urlDisplayLabel: 'Live tail' },
+            ],
+          },
         },
+        ...(s.tracesUrl ? [{ name: 'Traces', uid: TRACES_UID, type: s.tracesType, access: 'proxy', url: s.tracesUrl, editable: false }] : []),
         {
           name: 'Alertmanager',
           uid: 'alertmanager',

@@ -93,6 +93,11 @@ export const ascodeSchema = z
     grafanaUrl: z.url().default(D.grafanaUrl).describe('Grafana base URL, for dashboard links in alerts'),
     livePageUrl: z.url().default(D.livePageUrl).describe('the exporter live page, for panel links'),
     runbookUrl: z.url().default(D.runbookUrl).describe('where the runbooks (docs/OBSERVABILITY.md) are published'),
+    tracesUrl: z
+      .url()
+      .optional()
+      .describe('a Tempo or Jaeger query URL (http://tempo:3200): provisioned as the Traces data source, and the latency panels\' exemplars link to the trace there; they always link to the live tail filtered on the trace'),
+    tracesType: z.enum(['tempo', 'jaeger']).default('tempo').describe('the kind of trace store at tracesUrl'),
     thresholds: z
       .object({
         runLatencyP95Seconds: z.number().positive().default(D.thresholds.runLatencyP95Seconds),

@@ -307,6 +307,12 @@ export const configSchema = z
     metrics: z
       .object({
         defaultMetrics: z.boolean().default(true).describe('process_* and nodejs_* metrics'),
+        exemplars: z
+          .enum(['auto', 'on', 'off'])
+          .default('auto')
+          .describe(
+            'trace_id and span_id as OpenMetrics exemplars on the run, stage, task and tool duration histograms, from events that carry them (attributes.trace_id, attributes.span_id: every event of an otlp source); shown only when the scraper negotiates OpenMetrics, the Prometheus text is unchanged; auto is on with an otlp source',
+          ),
         buckets: z
           .object({
             run: buckets(RUN_BUCKETS),

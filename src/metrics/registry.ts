@@ -54,19 +54,32 @@ function counter<L extends string>(registry: Registry, d: MetricDef<L>) {
 function gauge<L extends string>(registry: Registry, d: MetricDef<L>, collect?: Prom.GaugeConfiguration<L>['collect']) {
   return new client.Gauge<L>({ name: d.name, help: d.help, labelNames: [...d.labels], registers: [registry], collect });
 }
-function histogram<L extends string>(registry: Registry, d: MetricDef<L>, buckets?: readonly number[]) {
-  return new client.Histogram<L>({
+function histogram<L extends string>(registry: Registry, d: MetricDef<L>, buckets?: readonly number[], enableExemplars = false) {
+  const h = new client.Histogram<L>({
     name: d.name,
     help: d.help,
     labelNames: [...d.labels],
     buckets: [...(buckets ?? d.buckets ?? [])],
-    registers: [registry],
+    // prom-client refuses exemplars on a registry whose format is Prometheus text at construction;
+    // ours switches to OpenMetrics per scrape (server/metrics.ts), so it is registered after
+    registers: enableExemplars ? [] : [registry],
+    ...(enableExemplars ? { enableExemplars } : {}),
   });
+  if (enableExemplars) registry.registerMetric(h);
+  return h;
 }
+
+/** The histograms whose observations can come from spans (docs/OTLP.md, Exemplars). */
+const EXEMPLAR_HISTOGRAMS = new Set<Key>(['runDuration', 'stageDuration', 'taskDuration', 'toolDuration']);
 
 export const VERSION = '0.1.0';
 
-export function createMetrics(registry: Registry, cfg: Config['metrics']): Metrics {
+/**
+ * `exemplars`: the duration histograms of runs, stages, tasks and tool calls keep a trace id per
+ * bucket (resolved from metrics.exemplars by the app). Off, they are prom-client's plain histograms.
+ */
+export function createMetrics(registry: Registry, cfg: Config['metrics'], opts: { exemplars?: boolean } = {}): Metrics {
+  const ex = opts.exemplars === true;
   if (cfg.defaultMetrics) {
     client.collectDefaultMetrics({ register: registry });
     // prom-client names these gauges ..._total, which `promtool check metrics` rejects; the
@@ -118,7 +131,7 @@ export function createMetrics(registry: Registry, cfg: Config['metrics']): Metri
           ? counter(registry, d)
           : d.type === 'gauge'
             ? gauge(registry, d, collectors[key])
-            : histogram(registry, d, bucketKey && cfg.buckets[bucketKey]);
+            : histogram(registry, d, bucketKey && cfg.buckets[bucketKey], ex && EXEMPLAR_HISTOGRAMS.has(key));
   }
   const m = { registry, providers, budgets, ...instruments } as Metrics;
   const activeBudget = budgets.family(m.runsActive as unknown as { name: string });

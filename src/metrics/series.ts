@@ -96,10 +96,15 @@ interface HistogramRecord {
   bucketValues: Record<string, number>;
 }
 
+/** An exemplar's labels: trace_id and span_id (OpenMetrics allows 128 characters in all). */
+export type ExemplarLabels = Record<string, string>;
+
 export class HistogramSeries {
   private readonly rec: SeriesRecord<HistogramRecord>;
   private readonly bounds: number[];
   private readonly keys: string[];
+  /** the histogram keeps exemplars: prom-client's observe then takes one object */
+  private readonly exemplars: boolean;
 
   constructor(
     private readonly metric: Histogram<string>,
@@ -109,9 +114,15 @@ export class HistogramSeries {
     this.rec = new SeriesRecord(internals, values);
     this.bounds = Array.isArray(internals.upperBounds) ? [...internals.upperBounds] : [];
     this.keys = this.bounds.map(String);
+    this.exemplars = internals.enableExemplars === true;
   }
 
-  observe(v: number): void {
+  observe(v: number, exemplar?: ExemplarLabels): void {
+    if (this.exemplars) {
+      // the record keeps one exemplar per bucket: prom-client's own path (no located record)
+      (this.metric.observe as unknown as (o: object) => void)({ labels: this.rec.labels, value: v, exemplarLabels: exemplar ?? {} });
+      return;
+    }
     const r = this.rec.live();
     if (r !== undefined && v - v === 0 /* finite */) {
       // as prom-client: the first bucket whose upper bound is >= v; +Inf is the count

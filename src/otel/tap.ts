@@ -51,7 +51,11 @@ export function tapHistograms(metrics: Metrics, meter: Meter): void {
     h.observe = (...args: unknown[]) => {
       observe(...args);
       if (typeof args[0] === 'number') otel.record(args[0]);
-      else otel.record(args[1] as number, attrs(def.labels, [args[0]]));
+      else if (args.length === 1 && typeof (args[0] as { value?: unknown }).value === 'number') {
+        // an exemplar histogram's form: observe({labels, value, exemplarLabels})
+        const o = args[0] as { labels?: object; value: number };
+        otel.record(o.value, attrs(def.labels, [o.labels ?? {}]));
+      } else otel.record(args[1] as number, attrs(def.labels, [args[0]]));
     };
   }
 }

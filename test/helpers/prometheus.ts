@@ -87,14 +87,14 @@ async function startServer(bin: string, args: string[], port: number, readyPath:
 }
 
 /** Prometheus with `config` (YAML text) written into `dir`, beside which relative rule files resolve. */
-export async function startPrometheus(dir: string, config: string, timeoutMs = 30_000): Promise<Server> {
+export async function startPrometheus(dir: string, config: string, timeoutMs = 30_000, extraArgs: string[] = []): Promise<Server> {
   const bin = await binary('prometheus');
   const port = await freePort();
   mkdirSync(join(dir, 'data'), { recursive: true });
   writeFileSync(join(dir, 'prometheus.yml'), config);
   return startServer(
     bin,
-    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...extraArgs],
     port,
     '/-/ready',
     timeoutMs,
@@ -130,4 +130,19 @@ export async function query(url: string, expr: string): Promise<PromSample[]> {
   const res = body.data!.result;
   if (body.data!.resultType === 'scalar' || body.data!.resultType === 'string') return [{ metric: {}, value: res as [number, string] }];
   return res as PromSample[];
+}
+
+export interface PromExemplars {
+  seriesLabels: Record<string, string>;
+  exemplars: { labels: Record<string, string>; value: string; timestamp: number }[];
+}
+
+/** /api/v1/query_exemplars over the last `seconds` (needs --enable-feature=exemplar-storage). */
+export async function queryExemplars(url: string, expr: string, seconds = 600): Promise<PromExemplars[]> {
+  const end = Date.now() / 1000;
+  const params = new URLSearchParams({ query: expr, start: String(end - seconds), end: String(end + 60) });
+  const r = await fetch(`${url}/api/v1/query_exemplars?${params}`);
+  const body = (await r.json()) as { status: string; error?: string; data?: PromExemplars[] };
+  if (body.status !== 'success') throw new Error(`exemplar query failed: ${body.error}\n  ${expr}`);
+  return body.data ?? [];
 }

@@ -72,9 +72,9 @@ export function agentsDashboard(s: AscodeSettings): DashboardSpec {
           {
             kind: 'timeseries',
             title: 'p95 task latency per agent',
-            description: 'From the task duration histogram, 5 minutes (recording rule).',
+            description: 'From the task duration histogram over the rate interval; the dots are exemplars, each linking to the trace of one task (OTLP sources).',
             unit: 's',
-            queries: [{ expr: rec(R.taskDuration(0.95), ag), legend: '{{agent}}' }],
+            queries: [{ expr: quantile(0.95, c.taskDuration, ['agent'], RI, ag), legend: '{{agent}}' }],
           },
           {
             kind: 'table',

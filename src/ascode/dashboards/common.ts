@@ -77,8 +77,14 @@ export interface DashboardSpec {
 
 const REF_IDS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
+/** The histograms whose buckets carry trace exemplars (metrics.exemplars); see docs/OTLP.md. */
+const EXEMPLAR_BUCKETS = [catalog.runDuration, catalog.stageDuration, catalog.taskDuration, catalog.toolDuration].map((m) => `${m.name}_bucket`);
+
 function target(q: Query, i: number): prometheus.DataqueryBuilder {
   const b = new prometheus.DataqueryBuilder().datasource(DS).refId(REF_IDS[i]).expr(q.expr);
+  // a query over those buckets shows their exemplars: a dot per traced run, task or tool call that
+  // links to the trace (grafana/provisioning: exemplarTraceIdDestinations)
+  if (!q.instant && EXEMPLAR_BUCKETS.some((n) => q.expr.includes(n))) b.exemplar(true);
   if (q.legend !== undefined) b.legendFormat(q.legend);
   if (q.instant) b.instant();
   else b.range();

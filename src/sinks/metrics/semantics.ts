@@ -5,10 +5,9 @@ import type { ProcessedBatch, Sink } from '../../pipeline/types.js';
 import { parseTime } from '../../pipeline/validate.js';
 import { UNKNOWN } from '../../state/lifecycle.js';
 import type { Metrics } from '../../metrics/registry.js';
-import { Children, counterChildren, gaugeChildren, histogramChildren, Latest } from './sink.js';
+import { Children, counterChildren, exemplarOf, gaugeChildren, histogramChildren, Latest, type Obs } from './sink.js';
 
 type Inc = { inc(v?: number): void };
-type Obs = { observe(v: number): void };
 
 export class SemanticsSink implements Sink {
   readonly name = 'semantics';
@@ -62,7 +61,7 @@ export class SemanticsSink implements Sink {
         const outcome = type === 'tool.called' ? 'ok' : 'failed';
         this.tools.get(agent, tool, outcome).inc();
         const d = durations[i];
-        if (d === d) this.toolDur.get(agent, tool, outcome).observe(d);
+        if (d === d) this.toolDur.get(agent, tool, outcome).observe(d, exemplarOf(e));
       } else if (type === 'task.started' && (e.queue_wait_ms !== undefined || e.enqueued_at !== undefined)) {
         const wait = e.queue_wait_ms !== undefined ? e.queue_wait_ms / 1000 : (timesMs[i] - parseTime(e.enqueued_at!)) / 1000;
         // a wait below zero is clock skew between producer and queue, never a duration to record

@@ -5,10 +5,28 @@ import { OVERFLOW, type CardinalityGuard } from '../../metrics/guard.js';
 import type { ProcessedBatch, Sink } from '../../pipeline/types.js';
 import { outcomeOf, UNKNOWN } from '../../state/lifecycle.js';
 import type { Metrics } from '../../metrics/registry.js';
-import { CounterSeries, HistogramSeries } from '../../metrics/series.js';
+import { CounterSeries, HistogramSeries, type ExemplarLabels } from '../../metrics/series.js';
+import type { WorkflowEvent } from '../../events/schema.js';
 
 type Inc = { inc(v?: number): void };
-type Obs = { observe(v: number): void };
+export type Obs = { observe(v: number, exemplar?: ExemplarLabels): void };
+
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const SPAN_ID = /^[0-9a-f]{16}$/;
+
+/**
+ * The exemplar of an event's duration: its W3C trace and span ids (events of the otlp source carry
+ * them, and any producer may in attributes.trace_id / span_id). Only well-formed ids: an exemplar is
+ * a link into a trace store, and prom-client refuses label sets longer than OpenMetrics allows.
+ */
+export function exemplarOf(e: WorkflowEvent): ExemplarLabels | undefined {
+  const a = e.attributes;
+  if (a === undefined) return undefined;
+  const t = a.trace_id;
+  if (typeof t !== 'string' || !TRACE_ID.test(t)) return undefined;
+  const s = a.span_id;
+  return typeof s === 'string' && SPAN_ID.test(s) ? { trace_id: t, span_id: s } : { trace_id: t };
+}
 
 /**
  * Caches series handles by label values, one Map level per label: a lookup allocates nothing (a
@@ -170,7 +188,7 @@ export class MetricsSink implements Sink {
           const outcome = outcomeOf(e.type);
           if (!outcome) break;
           this.finished.get(wt, outcome).inc();
-          if (d === d) this.runDur.get(wt, outcome).observe(d);
+          if (d === d) this.runDur.get(wt, outcome).observe(d, exemplarOf(e));
           break;
         }
         case 'stage': {
@@ -179,7 +197,7 @@ export class MetricsSink implements Sink {
           if (d === d) {
             this.stageDur
               .get(g.value('workflow_type', e.workflow?.type ?? UNKNOWN), g.value('stage', e.stage), outcome)
-              .observe(d);
+              .observe(d, exemplarOf(e));
           }
           break;
         }
@@ -188,7 +206,7 @@ export class MetricsSink implements Sink {
           if (!outcome) break;
           const agent = g.value('agent', e.agent ?? UNKNOWN);
           this.tasks.get(agent, outcome).inc();
-          if (d === d) this.taskDur.get(agent, outcome).observe(d);
+          if (d === d) this.taskDur.get(agent, outcome).observe(d, exemplarOf(e));
           break;
         }
         case 'queue':
