@@ -4,6 +4,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
@@ -17,7 +18,7 @@ import { DASHBOARDS } from '../src/ascode/dashboards/meta.js';
 import { generatedFilesIn, GENERATED_MARK } from '../src/ascode/files.js';
 import { alertFamilies } from '../src/ascode/alerts/index.js';
 import { generate } from '../src/ascode/generate.js';
-import { MetricUniverse } from '../src/ascode/promql-check.js';
+import { analyze, MetricUniverse } from '../src/ascode/promql-check.js';
 import { goFormatG } from '../src/ascode/template.js';
 import { ascodeSettings, DEFAULTS } from '../src/config/ascode.js';
 import { loadConfig } from '../src/config/load.js';
@@ -486,5 +487,56 @@ describe('kubernetes manifests', () => {
     expect(svc.metadata.name).toBe(DEFAULTS.job);
     expect(one('workflow-exporter-poddisruptionbudget.yaml').spec.minAvailable).toBe(1);
     expect(one('workflow-exporter-horizontalpodautoscaler.yaml').spec).toMatchObject({ minReplicas: 2, maxReplicas: 6 });
+  });
+});
+
+describe('KEDA ScaledObject (kubernetes.autoscaler: keda)', () => {
+  const manifests = (kubernetes: Record<string, unknown>) => {
+    const files = generate(ascodeSettings({ kubernetes } as never));
+    const k8s = [...files.keys()].filter((f) => f.startsWith('k8s/workflow-exporter-')).sort();
+    return { k8s, doc: (f: string) => parseYaml(files.get(f)!) };
+  };
+
+  it('replaces the HPA with a ScaledObject on the NATS JetStream consumer lag, validated by the KEDA model', () => {
+    const { k8s, doc } = manifests({ autoscaler: 'keda', keda: { prometheusServerAddress: 'http://prometheus:9090' } });
+    expect(k8s).toContain('k8s/workflow-exporter-scaledobject.yaml');
+    expect(k8s).not.toContain('k8s/workflow-exporter-horizontalpodautoscaler.yaml');
+    const so = doc('k8s/workflow-exporter-scaledobject.yaml');
+    expect(() => new ScaledObject(so).validate()).not.toThrow();
+    expect(so.spec).toMatchObject({ scaleTargetRef: { kind: 'Deployment', name: 'workflow-exporter' }, minReplicaCount: 2, maxReplicaCount: 6, pollingInterval: 15, cooldownPeriod: 300 });
+    expect(so.spec.triggers).toEqual([
+      {
+        type: 'nats-jetstream',
+        name: 'consumer-lag',
+        metadata: { natsServerMonitoringEndpoint: 'nats:8222', account: '$G', stream: 'WORKFLOW_EVENTS', consumer: 'workflow-exporter', lagThreshold: '1000' },
+      },
+      { type: 'prometheus', name: 'exporter-pending', metadata: { serverAddress: 'http://prometheus:9090', query: `max(workflow_exporter_source_pending_messages{job="${DEFAULTS.job}"})`, threshold: '1000' } },
+    ]);
+    // the trigger's consumer is the one the mounted config shares between replicas
+    const cfg = configSchema.parse(parseYaml(doc('k8s/workflow-exporter-configmap.yaml').data['config.yaml']));
+    const src = cfg.sources[0];
+    expect(src.kind === 'nats-jetstream' && [src.streams[0].stream, src.streams[0].durable]).toEqual(['WORKFLOW_EVENTS', 'workflow-exporter']);
+    // the prometheus query names a catalog metric and label
+    expect(analyze(so.spec.triggers[1].metadata.query, new MetricUniverse()).problems).toEqual([]);
+    // the model does catch a bad ScaledObject
+    const bad = structuredClone(so);
+    bad.spec.triggers[0].metadata.lagThreshold = 1000;
+    expect(() => new ScaledObject(bad).validate()).toThrow(/lagThreshold/);
+  });
+
+  it('on Redis Streams scales on the group\'s pending entries, and the config reads that group', () => {
+    const { doc } = manifests({ autoscaler: 'keda', bus: 'redis-streams' });
+    const so = doc('k8s/workflow-exporter-scaledobject.yaml');
+    expect(() => new ScaledObject(so).validate()).not.toThrow();
+    expect(so.spec.triggers).toEqual([{ type: 'redis-streams', name: 'pending-entries', metadata: { address: 'redis:6379', stream: 'workflow:events', consumerGroup: 'workflow-exporter', pendingEntriesCount: '1000' } }]);
+    const cfg = configSchema.parse(parseYaml(doc('k8s/workflow-exporter-configmap.yaml').data['config.yaml']));
+    const src = cfg.sources[0];
+    expect(src.kind === 'redis-streams' && [src.keys, src.group]).toEqual([['workflow:events'], 'workflow-exporter']);
+  });
+
+  it('is not written by default: the committed k8s/ keeps the CPU HPA', () => {
+    const { k8s } = manifests({});
+    expect(k8s).toContain('k8s/workflow-exporter-horizontalpodautoscaler.yaml');
+    expect(k8s).not.toContain('k8s/workflow-exporter-scaledobject.yaml');
   });
 });

@@ -1,11 +1,14 @@
 // Kubernetes manifests, one file per component and kind (<component>-<kind>.yaml), built from typed
-// models and validated against the Kubernetes and prometheus-operator schemas before they are written.
+// models and validated against the Kubernetes, prometheus-operator and KEDA schemas before they are written.
+import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Service } from 'kubernetes-models/v1';
 import { DEFAULT_PORT } from '../config/schema.js';
+import { catalog } from '../metrics/catalog.js';
+import { sel } from './promql.js';
 import { dashboards } from './dashboards/index.js';
 import { yamlFile, yamlText, type Files } from './files.js';
 import type { RuleFile } from './prometheus.js';
@@ -14,15 +17,69 @@ import type { AscodeSettings } from '../config/ascode.js';
 const APP = 'workflow-exporter';
 const CONFIG_DIR = '/etc/workflow-exporter';
 
-/** The exporter's configuration in the cluster: NATS JetStream shared by replicas, state in Redis. */
+const STREAM = 'WORKFLOW_EVENTS';
+const REDIS_KEY = 'workflow:events';
+
+/** The exporter's configuration in the cluster: one bus consumer shared by the replicas, state in Redis. */
 export function clusterExporterConfig(s: AscodeSettings): Record<string, unknown> {
+  const source =
+    s.kubernetes.bus === 'redis-streams'
+      ? { kind: 'redis-streams', name: 'redis', url: s.kubernetes.redisUrl, keys: [REDIS_KEY], group: APP }
+      : { kind: 'nats-jetstream', name: 'nats', servers: [s.kubernetes.natsUrl], streams: [{ stream: STREAM, subjects: ['workflow.>'], durable: APP }] };
   return {
     server: { port: DEFAULT_PORT },
     http: true,
-    sources: [{ kind: 'nats-jetstream', name: 'nats', servers: [s.kubernetes.natsUrl], streams: [{ stream: 'WORKFLOW_EVENTS', subjects: ['workflow.>'], durable: APP }] }],
+    sources: [source],
     // replicas split one durable consumer; lifecycle state must be shared to pair start and end events
     state: { backend: 'redis', redisUrl: s.kubernetes.redisUrl, prefix: 'wfx' },
   };
+}
+
+/**
+ * KEDA's scaler metadata is a free-form map in the CRD (the typed model checks only that values are
+ * strings), so the keys each scaler requires are checked here, against KEDA's scaler documentation.
+ */
+const KEDA_REQUIRED: Record<string, string[]> = {
+  'nats-jetstream': ['natsServerMonitoringEndpoint', 'account', 'stream', 'consumer', 'lagThreshold'],
+  'redis-streams': ['address', 'stream', 'consumerGroup', 'pendingEntriesCount'],
+  prometheus: ['serverAddress', 'query', 'threshold'],
+};
+
+interface KedaTrigger {
+  type: string;
+  name: string;
+  metadata: Record<string, string>;
+}
+
+/** The ScaledObject's triggers: the bus's own lag, and optionally the exporter's pending gauge through Prometheus. */
+export function kedaTriggers(s: AscodeSettings): KedaTrigger[] {
+  const k = s.kubernetes;
+  const threshold = String(k.keda.lagThreshold);
+  const triggers: KedaTrigger[] = [];
+  if (k.bus === 'redis-streams') {
+    const u = new URL(k.redisUrl);
+    // entries delivered to the group and not yet acked: what the replicas have not finished
+    triggers.push({ type: 'redis-streams', name: 'pending-entries', metadata: { address: `${u.hostname}:${u.port || 6379}`, stream: REDIS_KEY, consumerGroup: APP, pendingEntriesCount: threshold } });
+  } else {
+    triggers.push({
+      type: 'nats-jetstream',
+      name: 'consumer-lag',
+      metadata: { natsServerMonitoringEndpoint: k.keda.natsMonitoringEndpoint, account: '$G', stream: STREAM, consumer: APP, lagThreshold: threshold },
+    });
+  }
+  if (k.keda.prometheusServerAddress) {
+    // every replica reports the one shared consumer's backlog: max, not sum
+    triggers.push({
+      type: 'prometheus',
+      name: 'exporter-pending',
+      metadata: { serverAddress: k.keda.prometheusServerAddress, query: `max(${sel(catalog.sourcePending, { job: s.job })})`, threshold },
+    });
+  }
+  for (const t of triggers) {
+    const missing = KEDA_REQUIRED[t.type].filter((key) => !t.metadata[key]);
+    if (missing.length > 0) throw new Error(`KEDA ${t.type} trigger lacks ${missing.join(', ')}`);
+  }
+  return triggers;
 }
 
 interface Validatable {
@@ -111,21 +168,42 @@ export function k8sFiles(s: AscodeSettings, rules: RuleFile[]): Files {
 
   put(APP, 'PodDisruptionBudget', new PodDisruptionBudget({ metadata: meta(APP), spec: { minAvailable: 1, selector: { matchLabels: selector } } }));
 
-  put(
-    APP,
-    'HorizontalPodAutoscaler',
-    new HorizontalPodAutoscaler({
-      metadata: meta(APP),
-      spec: {
-        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: APP },
-        minReplicas: k.replicas,
-        maxReplicas: k.maxReplicas,
-        metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
-        // scale down slowly: a replica leaving hands its pending messages back to the consumer
-        behavior: { scaleDown: { stabilizationWindowSeconds: 300, policies: [{ type: 'Pods', value: 1, periodSeconds: 120 }] } },
-      },
-    }),
-  );
+  // scale down slowly: a replica leaving hands its pending messages back to the consumer
+  const scaleDown = { stabilizationWindowSeconds: 300, policies: [{ type: 'Pods' as const, value: 1, periodSeconds: 120 }] };
+  if (k.autoscaler === 'keda') {
+    // KEDA creates and owns the HPA for the Deployment: only one of the two may exist
+    put(
+      APP,
+      'ScaledObject',
+      new ScaledObject({
+        metadata: meta(APP),
+        spec: {
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: APP },
+          minReplicaCount: k.replicas,
+          maxReplicaCount: k.maxReplicas,
+          pollingInterval: k.keda.pollingIntervalSeconds,
+          cooldownPeriod: k.keda.cooldownPeriodSeconds,
+          advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleDown } } },
+          triggers: kedaTriggers(s),
+        },
+      }),
+    );
+  } else {
+    put(
+      APP,
+      'HorizontalPodAutoscaler',
+      new HorizontalPodAutoscaler({
+        metadata: meta(APP),
+        spec: {
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: APP },
+          minReplicas: k.replicas,
+          maxReplicas: k.maxReplicas,
+          metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
+          behavior: { scaleDown },
+        },
+      }),
+    );
+  }
 
   for (const d of dashboards(s)) {
     put(

@@ -76,6 +76,15 @@ export const DEFAULTS = {
     memoryLimit: '512Mi',
     natsUrl: 'nats://nats:4222',
     redisUrl: 'redis://redis:6379',
+    bus: 'nats-jetstream', // what the cluster's exporter reads; its ConfigMap and the KEDA trigger follow it
+    autoscaler: 'hpa', // keda: a ScaledObject on consumer lag instead of the CPU HorizontalPodAutoscaler
+    keda: {
+      natsMonitoringEndpoint: 'nats:8222', // KEDA's nats-jetstream scaler reads /jsz on the monitoring port
+      // messages waiting per replica before KEDA adds one: ~1 s of work at the measured ~1,000 events/s per 100m
+      lagThreshold: 1000,
+      pollingIntervalSeconds: 15,
+      cooldownPeriodSeconds: 300,
+    },
   },
 } as const;
 
@@ -165,6 +174,27 @@ export const ascodeSchema = z
         memoryLimit: z.string().default(D.kubernetes.memoryLimit),
         natsUrl: z.string().default(D.kubernetes.natsUrl),
         redisUrl: z.string().default(D.kubernetes.redisUrl),
+        bus: z
+          .enum(['nats-jetstream', 'redis-streams'])
+          .default(D.kubernetes.bus)
+          .describe('the bus the cluster exporter reads (one durable consumer, or one consumer group, shared by the replicas); the ConfigMap and the KEDA trigger follow it'),
+        autoscaler: z
+          .enum(['hpa', 'keda'])
+          .default(D.kubernetes.autoscaler)
+          .describe('hpa: a HorizontalPodAutoscaler on CPU; keda: a KEDA ScaledObject on consumer lag (NATS JetStream) or pending entries (Redis Streams), which owns the HPA itself'),
+        keda: z
+          .object({
+            natsMonitoringEndpoint: z.string().min(1).default(D.kubernetes.keda.natsMonitoringEndpoint).describe('host:port of the NATS monitoring endpoint the nats-jetstream scaler reads'),
+            lagThreshold: z.number().int().min(1).default(D.kubernetes.keda.lagThreshold).describe('messages waiting per replica (consumer lag or pending entries) before another replica is added'),
+            pollingIntervalSeconds: z.number().int().min(1).default(D.kubernetes.keda.pollingIntervalSeconds),
+            cooldownPeriodSeconds: z.number().int().min(0).default(D.kubernetes.keda.cooldownPeriodSeconds),
+            prometheusServerAddress: z
+              .string()
+              .optional()
+              .describe("also scale on the exporter's own workflow_exporter_source_pending_messages through this Prometheus (http://prometheus:9090)"),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({})
