@@ -176,4 +176,30 @@ describe('Origin', () => {
     const any = await app({ auth: { allowedOrigins: ['*'] } });
     expect((await get(any, '/api/events', { origin: 'https://evil.example' })).status).toBe(200);
   });
+
+  test('DNS rebinding: without tokens a browser must name the exporter by IP, localhost or an allowed host (issue 14 item 10)', async () => {
+    const a = await app({});
+    const status = async (t: TestApp, host: string, headers: Record<string, string> = {}) => {
+      const r = await t.app.server.inject({ url: '/api/events?limit=1', headers: { host, ...headers } });
+      return r.statusCode;
+    };
+    // a rebound page: same origin to the browser, evil.example to us; GETs carry Sec-Fetch-Site, not Origin
+    expect.soft(await status(a, 'evil.example:9477', { origin: 'http://evil.example:9477' })).toBe(403);
+    expect.soft(await status(a, 'evil.example:9477', { 'sec-fetch-site': 'same-origin' })).toBe(403);
+    const refused = await a.app.server.inject({ url: '/api/events', headers: { host: 'evil.example:9477', 'sec-fetch-site': 'same-origin' } });
+    expect.soft(refused.json()).toEqual({ error: 'forbidden', message: 'host evil.example is not allowed for browsers; add it to auth.allowedHosts, or configure auth.tokens' });
+    // the names a rebinding attack cannot use, and clients that are not browsers
+    expect.soft(await status(a, '127.0.0.1:9477', { origin: 'http://127.0.0.1:9477' })).toBe(200);
+    expect.soft(await status(a, '[::1]:9477', { 'sec-fetch-site': 'same-origin' })).toBe(200);
+    expect.soft(await status(a, 'localhost:9477', { origin: 'http://localhost:9477' })).toBe(200);
+    expect.soft(await status(a, 'evil.example:9477')).toBe(200); // curl, Prometheus, a producer
+    expect.soft(value(await a.scrape(), 'workflow_exporter_auth_rejected_total', { reason: 'host_not_allowed' })).toBe(3);
+
+    const named = await app({ auth: { allowedHosts: ['exporter.internal'] } });
+    expect.soft(await status(named, 'exporter.internal:9477', { origin: 'http://exporter.internal:9477' })).toBe(200);
+    expect.soft(await status(named, 'evil.example', { 'sec-fetch-site': 'same-origin' })).toBe(403);
+    // with tokens the rebound page has none to send: the Host is not checked unless allowedHosts says so
+    const tokens = await app(authConfig());
+    expect.soft(await status(tokens, 'exporter.example', { origin: 'http://exporter.example', ...bearer(READ_1) })).toBe(200);
+  });
 });

@@ -522,6 +522,12 @@ export const configSchema = z
           .array(z.string().min(1))
           .default([])
           .describe('browser origins (https://ops.example.com) allowed besides the same origin; * allows any'),
+        allowedHosts: z
+          .array(z.string().min(1).max(253))
+          .default([])
+          .describe(
+            'host names browsers may reach this exporter by, besides IP addresses and localhost (a DNS rebinding defence); without tokens a browser request naming another host gets 403 host_not_allowed; with tokens checked only when set',
+          ),
       })
       .strict()
       .prefault({}),

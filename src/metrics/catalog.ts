@@ -241,7 +241,7 @@ export const catalog = {
   authRejected: def({
     name: 'workflow_exporter_auth_rejected_total',
     type: 'counter',
-    help: 'Requests refused by token, Origin or rate-limit checks, by reason (missing_token, invalid_token, insufficient_role, origin_not_allowed, rate_limited).',
+    help: 'Requests refused by token, Origin or rate-limit checks, by reason (missing_token, invalid_token, insufficient_role, origin_not_allowed, host_not_allowed, rate_limited).',
     labels: ['reason'],
   }),
   httpConnections: def({

@@ -2,6 +2,7 @@
 // any route takes `auth.require(role)` as a hook. Tokens are never logged or echoed.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
@@ -20,7 +21,7 @@ export interface Principal {
 export const ANONYMOUS: Principal = { name: 'anonymous', role: 'operator' };
 
 /** The closed set of reasons a request is refused; label values of the auth rejection counter. */
-export const AUTH_FAILURES = ['missing_token', 'invalid_token', 'insufficient_role', 'origin_not_allowed', 'rate_limited'] as const;
+export const AUTH_FAILURES = ['missing_token', 'invalid_token', 'insufficient_role', 'origin_not_allowed', 'host_not_allowed', 'rate_limited'] as const;
 export type AuthFailure = (typeof AUTH_FAILURES)[number];
 
 /** Browsers cannot set headers on a WebSocket: the token rides as the subprotocol `bearer.<token>`. */
@@ -69,6 +70,18 @@ export function stripQueryToken(req: FastifyRequest): void {
   req.raw.url = url.slice(0, q) + (rest ? `?${rest}` : '');
 }
 
+/** The name of a Host header without its port, lower case, brackets of IPv6 removed; undefined when absent. */
+function hostName(host: string): string | undefined {
+  const h = host.trim().toLowerCase();
+  if (h === '') return undefined;
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    return end < 0 ? h : h.slice(1, end);
+  }
+  const colon = h.lastIndexOf(':');
+  return (colon < 0 ? h : h.slice(0, colon)).replace(/\.$/, '');
+}
+
 export type AuthResult =
   | { ok: true; principal: Principal }
   | { ok: false; status: 401 | 403; reason: AuthFailure; message: string };
@@ -98,6 +111,7 @@ export class Auth {
   private readonly keys: { hash: Buffer; principal: Principal }[] = [];
   private readonly origins: Set<string>;
   private readonly anyOrigin: boolean;
+  private readonly hosts: Set<string>;
   private readonly principals = new WeakMap<FastifyRequest, Principal>();
 
   constructor(
@@ -110,6 +124,7 @@ export class Auth {
       for (const token of list) this.keys.push({ hash: sha256(token), principal: { name: t.name, role: t.role } });
     });
     this.anyOrigin = cfg.allowedOrigins.includes('*');
+    this.hosts = new Set(cfg.allowedHosts.map((h) => h.toLowerCase()));
     this.origins = new Set(cfg.allowedOrigins.map((o) => o.replace(/\/+$/, '').toLowerCase()));
   }
 
@@ -169,9 +184,29 @@ export class Auth {
     }
   }
 
+  /**
+   * DNS rebinding: a page of evil.example whose name is made to resolve to this exporter is, to the
+   * browser, same-origin with it; its requests carry `Host: evil.example` and, for GETs, no Origin at
+   * all. Without tokens nothing else stops it reading the tail, so a browser's request (one with
+   * Origin or Sec-Fetch-Site, which browsers send and servers do not) must name this exporter by an
+   * IP address, a localhost name or an entry of auth.allowedHosts; with tokens the rebound page has
+   * none, and the check applies only when allowedHosts is set. Prometheus, producers and curl send
+   * neither header and are never refused by it.
+   */
+  hostAllowed(req: FastifyRequest): boolean {
+    if (this.enabled && this.hosts.size === 0) return true;
+    if (req.headers.origin === undefined && req.headers['sec-fetch-site'] === undefined) return true;
+    const name = hostName(req.headers.host ?? '');
+    return name === undefined || isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost') || this.hosts.has(name);
+  }
+
   check(req: FastifyRequest, role: Role, queryToken = false): AuthResult {
     if (!this.originAllowed(req)) {
       return { ok: false, status: 403, reason: 'origin_not_allowed', message: `origin ${req.headers.origin} is not allowed; add it to auth.allowedOrigins` };
+    }
+    if (!this.hostAllowed(req)) {
+      const name = hostName(req.headers.host ?? '') ?? '';
+      return { ok: false, status: 403, reason: 'host_not_allowed', message: `host ${name.slice(0, 253)} is not allowed for browsers; add it to auth.allowedHosts, or configure auth.tokens` };
     }
     return this.checkToken(this.tokenFrom(req, queryToken), role);
   }
