@@ -164,7 +164,7 @@ function buildCore(config: Config, opts: AppOptions): Core {
   const pipeline = new Pipeline({ config, metrics, store: ordered, deadLetters, logger, now: opts.now, accounting });
   const metricsSink = new MetricsSink(metrics, guard);
   pipeline.addSink(metricsSink);
-  pipeline.addSink(new SemanticsSink(metrics, guard, effectiveBudgets(config), countAnomaly));
+  pipeline.addSink(new SemanticsSink(metrics, guard, effectiveBudgets(config), countAnomaly, config.metrics.genai));
   const overdue = new OverdueRuns(store, config.runs, guard, opts.now ?? Date.now, () => metricsSink.workflowTypes);
   overdue.register(metrics);
   const activeRuns = new ActiveRunTotals(store, guard);

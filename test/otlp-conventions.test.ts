@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decodeJson, otlpTypes } from '../src/sources/otlp/proto.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { value } from './helpers/metrics.js';
+import { run } from './helpers/prometheus.js';
 import { CONVENTIONS, PRICES, expectResearchMetrics } from './helpers/otlp.js';
 
 const RECORDED_AT_NS = 1_700_000_000_000_000_000n; // the fixtures' trace starts here
@@ -28,7 +29,11 @@ describe.each(CONVENTIONS)('the %s fixture', (convention) => {
     const r = await t.app.server.inject({ method: 'POST', url: '/v1/traces', payload: fixture(convention), headers: { 'content-type': 'application/json' } });
     expect(r.statusCode).toBe(200);
     expect(r.body).toBe('{}');
-    expectResearchMetrics(await t.scrape());
+    const text = await t.scrape();
+    expectResearchMetrics(text);
+    // the GenAI metric names included
+    const lint = await run('promtool', ['check', 'metrics'], { input: text });
+    expect(lint.stdout + lint.stderr).toBe('');
   });
 
   it('as OTLP/protobuf gives the same', async () => {

@@ -307,6 +307,10 @@ export const configSchema = z
     metrics: z
       .object({
         defaultMetrics: z.boolean().default(true).describe('process_* and nodejs_* metrics'),
+        genai: z
+          .boolean()
+          .default(true)
+          .describe('also the OpenTelemetry GenAI client metrics, gen_ai_client_token_usage and gen_ai_client_operation_duration_seconds, from model calls (agent.response and agent.error events), so dashboards built for those conventions work'),
         exemplars: z
           .enum(['auto', 'on', 'off'])
           .default('auto')

@@ -1,6 +1,6 @@
 // The one metric catalog: names, types, help, labels and default buckets. The metrics sink
 // registers exactly these; dashboards, rules and tests import them, so a rename moves everything.
-import { BATCH_BUCKETS, LAG_BUCKETS, QUEUE_WAIT_BUCKETS, RUN_BUCKETS, STAGE_BUCKETS, TASK_BUCKETS, TOOL_BUCKETS } from '../config/buckets.js';
+import { BATCH_BUCKETS, GENAI_DURATION_BUCKETS, GENAI_TOKEN_BUCKETS, LAG_BUCKETS, QUEUE_WAIT_BUCKETS, RUN_BUCKETS, STAGE_BUCKETS, TASK_BUCKETS, TOOL_BUCKETS } from '../config/buckets.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
@@ -156,6 +156,25 @@ export const catalog = {
     buckets: TOOL_BUCKETS,
     // agents × tools × outcomes at 17 series each: 50 agents × 30 tools × 2 take 51,000
     seriesBudget: 60_000,
+  }),
+
+  // The OpenTelemetry GenAI client metrics in their Prometheus form (metrics.genai), so dashboards
+  // built for the conventions work; fed by model calls (agent.response / agent.error events).
+  genaiTokenUsage: def({
+    name: 'gen_ai_client_token_usage',
+    type: 'histogram',
+    help: 'Tokens per model call, by operation, provider, model and token type (input, output): the GenAI semantic conventions\' gen_ai.client.token.usage.',
+    labels: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'gen_ai_token_type'],
+    buckets: GENAI_TOKEN_BUCKETS,
+    seriesBudget: 20_000,
+  }),
+  genaiOperationDuration: def({
+    name: 'gen_ai_client_operation_duration_seconds',
+    type: 'histogram',
+    help: 'Model call duration, by operation, provider, model and error type (empty on success): the GenAI semantic conventions\' gen_ai.client.operation.duration.',
+    labels: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'error_type'],
+    buckets: GENAI_DURATION_BUCKETS,
+    seriesBudget: 20_000,
   }),
 
   // Self-metrics of the exporter.

@@ -148,5 +148,15 @@ export function expectResearchMetrics(text: string, source = SERVICE): void {
   expect(v('workflow_events_total', { source })).toBe(14);
   expect(v('workflow_events_total', { source, type: 'agent.response' })).toBe(3);
   expect(v('workflow_events_total', { source, type: 'tool.failed' })).toBe(1);
+  // the GenAI conventions' client metrics from the same model calls
+  const gt = (labels: Record<string, string>) => v('gen_ai_client_token_usage_sum', { gen_ai_operation_name: 'chat', gen_ai_provider_name: 'openai', ...labels });
+  expect(v('gen_ai_client_token_usage_count', { gen_ai_token_type: 'input' })).toBe(3);
+  expect(gt({ gen_ai_token_type: 'input' })).toBe(600);
+  expect(gt({ gen_ai_token_type: 'output' })).toBe(200);
+  expect(gt({ gen_ai_request_model: 'gpt-4o', gen_ai_token_type: 'input' })).toBe(300);
+  expect(v('gen_ai_client_token_usage_bucket', { gen_ai_request_model: 'claude-sonnet', gen_ai_token_type: 'input', le: '256' })).toBe(0);
+  expect(v('gen_ai_client_token_usage_bucket', { gen_ai_request_model: 'claude-sonnet', gen_ai_token_type: 'input', le: '1024' })).toBe(1);
+  expect(v('gen_ai_client_operation_duration_seconds_count', { gen_ai_operation_name: 'chat', gen_ai_provider_name: 'openai', error_type: '' })).toBe(3);
+  expect(v('gen_ai_client_operation_duration_seconds_sum')).toBe(3.5);
   expect(v('workflow_exporter_events_rejected_total')).toBe(0);
 }

@@ -5,6 +5,8 @@ import type { ProcessedBatch, Sink } from '../../pipeline/types.js';
 import { parseTime } from '../../pipeline/validate.js';
 import { UNKNOWN } from '../../state/lifecycle.js';
 import type { Metrics } from '../../metrics/registry.js';
+import type { WorkflowEvent } from '../../events/schema.js';
+import { HistogramSeries } from '../../metrics/series.js';
 import { Children, counterChildren, exemplarOf, gaugeChildren, histogramChildren, Latest, type Obs } from './sink.js';
 
 type Inc = { inc(v?: number): void };
@@ -18,14 +20,35 @@ export class SemanticsSink implements Sink {
   private readonly queueWait: Children<Obs>;
   /** per emitting source, the latest event time */
   private readonly lastEvent: Latest;
+  /** the GenAI conventions' client metrics (metrics.genai): tokens by type, durations by error type */
+  private readonly genai?: {
+    input: Children<Obs>;
+    output: Children<Obs>;
+    ok: Children<Obs>;
+    failed: Children<Map<string, Obs>>;
+    make: (values: string[]) => Obs;
+  };
 
   constructor(
     m: Metrics,
     private readonly guard: CardinalityGuard,
     budgets: Record<string, number>,
     private readonly countAnomaly: (kind: 'invalid_queue_wait') => void,
+    genai = true,
   ) {
     const b = m.budgets;
+    if (genai) {
+      // four labels: the fourth (token type, error type) is fixed per handle set, or a map below
+      const tokens = b.family(m.genaiTokenUsage as unknown as { name: string; labelNames: string[]; upperBounds: number[] });
+      const dur = b.family(m.genaiOperationDuration as unknown as { name: string; labelNames: string[]; upperBounds: number[] });
+      this.genai = {
+        input: new Children((v) => new HistogramSeries(m.genaiTokenUsage, [...v, 'input']), tokens),
+        output: new Children((v) => new HistogramSeries(m.genaiTokenUsage, [...v, 'output']), tokens),
+        ok: new Children((v) => new HistogramSeries(m.genaiOperationDuration, [...v, '']), dur),
+        failed: new Children(() => new Map<string, Obs>(), dur),
+        make: (v) => new HistogramSeries(m.genaiOperationDuration, v),
+      };
+    }
     this.tokens = counterChildren(m.agentTokens, b);
     this.cost = counterChildren(m.agentCost, b);
     this.tools = counterChildren(m.toolCalls, b);
@@ -55,6 +78,7 @@ export class SemanticsSink implements Sink {
       }
 
       const type = e.type;
+      if (this.genai && (type === 'agent.response' || type === 'agent.error')) this.modelCall(e, durations[i], type === 'agent.error');
       if (type === 'tool.called' || type === 'tool.failed') {
         const agent = g.value('agent', e.agent ?? UNKNOWN);
         const tool = g.value('tool', e.tool ?? UNKNOWN);
@@ -69,5 +93,33 @@ export class SemanticsSink implements Sink {
         else this.countAnomaly('invalid_queue_wait');
       }
     }
+  }
+
+  /**
+   * gen_ai_client_token_usage and gen_ai_client_operation_duration_seconds from a model call. The
+   * operation, provider and error type come from the otlp source's attributes (operation,
+   * provider, error_type); events of other sources count as chat calls of an unknown provider.
+   */
+  private modelCall(e: WorkflowEvent, d: number, failed: boolean): void {
+    const g = this.guard;
+    const gen = this.genai!;
+    const a = e.attributes;
+    const str = (k: string) => (a !== undefined && typeof a[k] === 'string' && a[k] !== '' ? (a[k] as string) : undefined);
+    const op = g.value('gen_ai_operation_name', str('operation') ?? 'chat');
+    const provider = g.value('gen_ai_provider_name', str('provider') ?? UNKNOWN);
+    const model = g.value('gen_ai_request_model', e.model ?? UNKNOWN);
+    if (e.tokens_in !== undefined) gen.input.get(op, provider, model).observe(e.tokens_in);
+    if (e.tokens_out !== undefined) gen.output.get(op, provider, model).observe(e.tokens_out);
+    if (d !== d) return;
+    if (!failed) {
+      gen.ok.get(op, provider, model).observe(d, exemplarOf(e));
+      return;
+    }
+    // the conventions' fallback when the error has no type of its own
+    const errorType = g.value('error_type', str('error_type') ?? '_OTHER');
+    const byType = gen.failed.get(op, provider, model);
+    let h = byType.get(errorType);
+    if (h === undefined) byType.set(errorType, (h = gen.make([op, provider, model, errorType])));
+    h.observe(d, exemplarOf(e));
   }
 }
