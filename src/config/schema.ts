@@ -476,6 +476,14 @@ export const configSchema = z
           .describe(
             'history entries one GET /api/events page or one replay may look at through its filter (matching yields the event loop every 10 ms); a page that stopped there comes back short with next_before to go on from, a replay with what it found',
           ),
+        replayScanPerSecond: z
+          .number()
+          .int()
+          .min(1000)
+          .default(200_000)
+          .describe(
+            'history entries all replays together (WebSocket subscribe, SSE) may look at per second, with a burst of one second\'s worth: a replay past it comes back with what it found (limited: true on the subscribed frame) and is counted; about 0.4 s of CPU a second at the most costly filter measured (2 us an entry)',
+          ),
         batchIntervalMs: z.number().int().min(1).max(1000).default(20).describe('one frame per client per interval: a frame per event costs ~26x the CPU'),
         maxWritesPerSecond: z
           .number()

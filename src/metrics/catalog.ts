@@ -254,7 +254,7 @@ export const catalog = {
   tailRejected: def({
     name: 'workflow_exporter_tail_rejected_total',
     type: 'counter',
-    help: 'Live-tail and history requests refused, by transport (websocket, sse, api: GET /api/events and its export) and reason (invalid_json, invalid_message, invalid_filter, filter_limit, too_large, rate_limited, too_many_clients).',
+    help: 'Live-tail and history requests refused, by transport (websocket, sse, api: GET /api/events and its export) and reason (invalid_json, invalid_message, invalid_filter, filter_limit, too_large, rate_limited, too_many_clients; replay_limited: a replay cut short by tail.replayScanPerSecond).',
     labels: ['transport', 'reason'],
   }),
   authRejected: def({

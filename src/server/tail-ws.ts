@@ -23,7 +23,7 @@ export const CLOSE = {
   tryAgainLater: 1013, // client limit reached
 } as const;
 
-export type TailRejectReason = 'invalid_json' | 'invalid_message' | 'invalid_filter' | 'filter_limit' | 'too_large' | 'rate_limited' | 'too_many_clients';
+export type TailRejectReason = 'invalid_json' | 'invalid_message' | 'invalid_filter' | 'filter_limit' | 'replay_limited' | 'too_large' | 'rate_limited' | 'too_many_clients';
 
 /** a text frame, uncompressed (the server offers no permessage-deflate), also for UTF-8 bytes */
 const TEXT = { binary: false, compress: false } as const;
@@ -173,7 +173,8 @@ export const tailWsPlugin: FastifyPluginAsync<TailWsOptions> = async (app, { tai
             return;
           }
           const r = tail.subscribe(client, filter, replay, m.after as string | undefined);
-          client.send(JSON.stringify({ type: 'subscribed', filter, replayed: r.replayed, resumed: r.resumed }));
+          // limited: the replay stopped at the budget all replays share (tail.replayScanPerSecond); asking again later gets more
+          client.send(JSON.stringify({ type: 'subscribed', filter, replayed: r.replayed, resumed: r.resumed, ...(r.limited ? { limited: true } : {}) }));
           return;
         }
         case 'ping':

@@ -30,7 +30,7 @@ describe('History', () => {
     const h = new History(10);
     expect(h.page(MATCH_ALL, 10)).toEqual([]);
     expect(h.select(MATCH_ALL)).toEqual([]);
-    expect(h.replay(MATCH_ALL, 10, 'x')).toEqual({ entries: [], resumed: false });
+    expect(h.replay(MATCH_ALL, 10, 'x')).toEqual({ entries: [], resumed: false, scanned: 0 });
     expect(h.at(0)).toBeUndefined();
   });
 
@@ -58,10 +58,10 @@ describe('History', () => {
     const r = h.replay(MATCH_ALL, 100, 'e26');
     expect(r.resumed).toBe(true);
     expect(ids(r.entries)).toEqual(['e27', 'e28', 'e29', 'e30']);
-    expect(h.replay(MATCH_ALL, 100, 'e30')).toEqual({ entries: [], resumed: true });
+    expect(h.replay(MATCH_ALL, 100, 'e30')).toEqual({ entries: [], resumed: true, scanned: 0 });
     // an id the ring no longer holds: the last n, or nothing when only a resume is wanted
     expect(ids(h.replay(MATCH_ALL, 2, 'e5').entries)).toEqual(['e29', 'e30']);
-    expect(h.replay(MATCH_ALL, 2, 'e5', true)).toEqual({ entries: [], resumed: false });
+    expect(h.replay(MATCH_ALL, 2, 'e5', true)).toEqual({ entries: [], resumed: false, scanned: 0 });
   });
 });
 
@@ -128,6 +128,7 @@ describe('a query bounded in work', () => {
     let looked = 0;
     const r = h.replay((x) => (looked++, x.event.type === 'task.completed'), 1000, undefined, false, 100);
     expect(looked).toBe(100);
+    expect(r.scanned).toBe(100);
     expect(ids(r.entries)).toEqual(Array.from({ length: 50 }, (_, i) => `e${902 + 2 * i}`));
   });
 });

@@ -184,7 +184,7 @@ export class History {
    * entries after it (a reconnecting client resumes without duplicates or gaps). With `resumeOnly`
    * an unknown `afterId` replays nothing rather than the last `n`.
    */
-  replay(match: Predicate, n: number, afterId?: string, resumeOnly = false, maxScan = Infinity): { entries: TailEntry[]; resumed: boolean } {
+  replay(match: Predicate, n: number, afterId?: string, resumeOnly = false, maxScan = Infinity): { entries: TailEntry[]; resumed: boolean; scanned: number } {
     const out: TailEntry[] = [];
     let resumed = false;
     let stop = this.oldestSeq;
@@ -196,11 +196,11 @@ export class History {
           break;
         }
       }
-      if (!resumed && resumeOnly) return { entries: out, resumed };
+      if (!resumed && resumeOnly) return { entries: out, resumed, scanned: 0 };
     }
     // at most maxScan entries matched: a replay through a costly filter is bounded like a query
-    this.scanDown(this.newestSeq, Math.max(stop, this.newestSeq - maxScan + 1), match, out, n);
-    return { entries: out.reverse(), resumed };
+    const next = this.scanDown(this.newestSeq, Math.max(stop, this.newestSeq - maxScan + 1), match, out, n);
+    return { entries: out.reverse(), resumed, scanned: this.newestSeq - next };
   }
 
   /** Oldest first: every matching entry held now (the newest `limit`), a copy of references so the ring may move on. */

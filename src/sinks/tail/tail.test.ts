@@ -245,6 +245,36 @@ describe('a pass over many clients, in slices', () => {
   });
 });
 
+describe('replays share one budget', () => {
+  test('all replays together look at most replayScanPerSecond entries a second; one cut short says so and is counted', async () => {
+    let t = 1_000_000;
+    const cfg = configFrom({ tail: { historySize: 5000, maxScanPerRequest: 800, replayScanPerSecond: 1000 } });
+    const registry = new Registry();
+    const tail = new TailSink({ config: cfg.tail, metrics: createMetrics(registry, { ...cfg.metrics, defaultMetrics: false }), logger: pino({ level: 'silent' }), now: () => t });
+    for (let i = 0; i < 3000; i++) {
+      tail.history.push({ id: `e${i}`, type: i % 2 === 0 ? 'task.completed' : 'task.started', source: 'test', time: '2026-11-20T10:00:00.000Z' } as unknown as WorkflowEvent, 'test', 0);
+    }
+    const done = parseFilter({ types: ['task.completed'] });
+    const replay = () => {
+      const c = new RecordingClient();
+      tail.add(c);
+      return tail.subscribe(c, done, 1000);
+    };
+    // 800 looked at (this replay's own limit, not the budget's): 400 found; 200 left in the budget
+    expect(replay()).toEqual({ replayed: 400, resumed: false, limited: false });
+    expect(replay()).toEqual({ replayed: 100, resumed: false, limited: true });
+    expect(replay()).toEqual({ replayed: 0, resumed: false, limited: true });
+    t += 500; // half a second: half the budget back
+    expect(replay()).toEqual({ replayed: 250, resumed: false, limited: true });
+    t += 10_000; // never more than one second's worth
+    expect(replay()).toEqual({ replayed: 400, resumed: false, limited: false });
+    expect(replay()).toEqual({ replayed: 100, resumed: false, limited: true });
+    const text = await registry.metrics();
+    expect(text).toContain('workflow_exporter_tail_rejected_total{transport="websocket",reason="replay_limited"} 4');
+    await tail.closeClients();
+  });
+});
+
 describe('snapshots for new clients', () => {
   test('clients connecting together share one snapshot; a later one gets a new one', async () => {
     const cfg = configFrom({});

@@ -38,6 +38,8 @@ export interface SubscribeResult {
   replayed: number;
   /** true when the replay started right after the client's last seen event */
   resumed: boolean;
+  /** true when the budget all replays share (tail.replayScanPerSecond) cut this one short */
+  limited: boolean;
 }
 
 export class TailSink implements Sink {
@@ -53,6 +55,9 @@ export class TailSink implements Sink {
   private snapshotTimer?: NodeJS.Timeout;
   private heartbeatTimer?: NodeJS.Timeout;
   private closed = false;
+  /** history entries replays may still look at: one second's worth, refilled as time passes */
+  private scanTokens: number;
+  private scanRefillAt?: number;
   eventsTotal = 0;
   /** sources whose events reach the tail through the follower (follow.ts), not the pipeline */
   private readonly followed = new Set<string>();
@@ -60,6 +65,7 @@ export class TailSink implements Sink {
   constructor(private readonly deps: TailDeps) {
     this.config = deps.config;
     this.now = deps.now ?? Date.now;
+    this.scanTokens = deps.config.replayScanPerSecond;
     const redact = deps.redact;
     // before redaction, so a redacted duration_ms stays redacted
     this.history = new History(deps.config.historySize, (event, seconds) => {
@@ -147,6 +153,15 @@ export class TailSink implements Sink {
     return n;
   }
 
+  /** What replays may look at now: the shared budget refilled for the time since it was last taken. */
+  private takeScanTokens(): number {
+    const now = this.now();
+    const perSecond = this.config.replayScanPerSecond;
+    if (this.scanRefillAt !== undefined) this.scanTokens = Math.min(perSecond, this.scanTokens + ((now - this.scanRefillAt) / 1000) * perSecond);
+    this.scanRefillAt = now;
+    return Math.max(0, Math.floor(this.scanTokens));
+  }
+
   /** Counts a refused client request (websocket, sse, or api: a history query or export). */
   countRejected(transport: Transport | 'api', reason: string): void {
     this.deps.metrics.tailRejected.labels(transport, reason).inc();
@@ -188,17 +203,23 @@ export class TailSink implements Sink {
     c.match = match;
     c.filterKey = JSON.stringify(filter);
     const n = Math.min(replay, this.config.maxReplay);
-    if (n <= 0) return { replayed: 0, resumed: false };
-    const r = this.history.replay(match, n, after, resumeOnly, this.config.maxScanPerRequest);
-    if (r.entries.length === 0) return { replayed: 0, resumed: r.resumed };
+    if (n <= 0) return { replayed: 0, resumed: false, limited: false };
+    // one replay looks at most maxScanPerRequest entries, all of them together at most
+    // replayScanPerSecond a second: many clients subscribing at once cannot hold the loop
+    const budget = Math.min(this.config.maxScanPerRequest, this.takeScanTokens());
+    const r = this.history.replay(match, n, after, resumeOnly, budget);
+    this.scanTokens -= r.scanned;
+    const limited = budget < this.config.maxScanPerRequest && r.scanned >= budget && r.entries.length < n;
+    if (limited) this.countRejected(c.transport, 'replay_limited');
+    if (r.entries.length === 0) return { replayed: 0, resumed: r.resumed, limited };
     if (c.buffered() > this.config.maxBufferedBytes) {
       // a client that does not read cannot make us buffer replay after replay: it misses them, counted
       this.queues.countDropped(c, r.entries.length);
-      return { replayed: 0, resumed: r.resumed };
+      return { replayed: 0, resumed: r.resumed, limited };
     }
     c.deliver(r.entries, 0, true);
     c.delivered += r.entries.length;
-    return { replayed: r.entries.length, resumed: r.resumed };
+    return { replayed: r.entries.length, resumed: r.resumed, limited };
   }
 
   /** The interval the next flush waits for since the last one: batchInterval of the clients that one wrote to. */
