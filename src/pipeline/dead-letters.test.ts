@@ -69,10 +69,13 @@ describe('dead letters of string messages', () => {
       expect(typeof bad.data).toBe('string'); // the ASCII path hands out slices of one string
       await dl.record([dl.make('http', 'invalid_json', 'bad', bad.data)]);
     }
+    // two collections: the first can leave the freed bodies' external memory for the next one
+    gc();
     gc();
     const grownMiB = (used() - before) / 2 ** 20;
-    // views would keep all 32 bodies (16 MiB); copies keep a few bytes each
-    expect(grownMiB).toBeLessThan(4);
+    // views would keep all 32 bodies (16 MiB); copies keep a few bytes each. Half the views' size
+    // leaves room for what other test files in the same worker allocate meanwhile
+    expect(grownMiB).toBeLessThan(8);
     expect(dl.list(1)[0].raw).toBe('{"an unclosed object, long enough to be a view":31');
   });
 
