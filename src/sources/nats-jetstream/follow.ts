@@ -60,9 +60,15 @@ export class NatsTailReader implements TailReader {
   }
 }
 
+// statuses of an ordered consumer whose stream went away: the client would recreate it, after two
+// missed heartbeats, at the old position, which on a stream made anew skips its first messages
+const STREAM_GONE = new Set(['consumer_deleted', 'consumer_not_found', 'stream_not_found']);
+
 class NatsStreamReader {
   private consumer?: Consumer;
   private messages?: ConsumerMessages;
+  /** when the followed stream was created: another value is another stream, read from its start */
+  private created?: string;
   private loop?: Promise<void>;
   private stopped = false;
   private readonly batcher: SlicedBatches<RawMessage>;
@@ -97,20 +103,21 @@ class NatsStreamReader {
     const { DeliverPolicy } = (await loadNats()).jetstream; // loaded by NatsTailReader.start
     while (!this.stopped) {
       try {
-        this.last ??= await this.end();
+        const from = await this.locate();
         // An ordered consumer re-creates itself after a gap, a reconnect or missed heartbeats, from
         // the sequence after the last it delivered; when it gives up, this loop opens a new one.
         const consumer = (this.consumer = await this.js.consumers.get(this.stream, {
           // one subject as a string: servers before 2.10 take only a single filter
           filter_subjects: this.subjects.length === 1 ? this.subjects[0] : this.subjects,
           deliver_policy: DeliverPolicy.StartSequence,
-          opt_start_seq: this.last + 1,
+          opt_start_seq: from + 1,
         }));
         if (this.stopped) break;
-        this.messages = await consumer.consume({ callback: this.onMessage });
+        const messages = (this.messages = await consumer.consume({ callback: this.onMessage }));
+        void this.watch(messages);
         this.health.ok();
         first();
-        const err = await this.messages.closed();
+        const err = await messages.closed();
         if (this.stopped) break;
         throw err ?? new Error('ordered consumer ended');
       } catch (err) {
@@ -123,13 +130,35 @@ class NatsStreamReader {
     first(); // stopped before a first attempt
   }
 
-  /** The stream's last sequence now; 0 when it does not exist yet (it is followed from its first message). */
-  private async end(): Promise<number> {
+  /**
+   * Where to follow from: the stream's end at the first start (0 when it does not exist yet: it is
+   * followed from its first message); the start of a stream deleted or made anew since. Returns the
+   * last sequence already shown.
+   */
+  private async locate(): Promise<number> {
+    let info;
     try {
-      return (await this.jsm.streams.info(this.stream)).state.last_seq;
+      info = await this.jsm.streams.info(this.stream);
     } catch (err) {
-      if (isStreamNotFound(err)) return 0;
-      throw err;
+      if (!isStreamNotFound(err)) throw err;
+      if (this.created !== undefined) {
+        this.created = undefined;
+        this.last = 0;
+      }
+      return (this.last ??= 0);
+    }
+    if (this.created !== undefined && info.created !== this.created) this.last = 0;
+    this.created = info.created;
+    return (this.last ??= info.state.last_seq);
+  }
+
+  /** Ends the ordered consumer when its stream went away; run() then locates the stream again. */
+  private async watch(messages: ConsumerMessages): Promise<void> {
+    for await (const s of messages.status()) {
+      if (STREAM_GONE.has(s.type)) {
+        messages.stop();
+        return;
+      }
     }
   }
 
