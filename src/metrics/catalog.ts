@@ -193,7 +193,7 @@ export const catalog = {
   sourceUp: def({
     name: 'workflow_exporter_source_up',
     type: 'gauge',
-    help: '1 when the source is connected to its server, else 0.',
+    help: '1 when the source is connected to its server and reading (its stream, consumer or group exists), else 0.',
     labels: ['source', 'kind'],
   }),
   sourcePending: def({
@@ -205,8 +205,14 @@ export const catalog = {
   sourceErrors: def({
     name: 'workflow_exporter_source_errors_total',
     type: 'counter',
-    help: 'Source-level failures (connection lost, fetch failed, group recreated), by kind.',
+    help: 'Source-level failures (connection lost, fetch failed, group, consumer or stream missing or recreated, key of the wrong type), by kind.',
     labels: ['source', 'kind'],
+  }),
+  eventsLost: def({
+    name: 'workflow_exporter_events_lost_total',
+    type: 'counter',
+    help: 'Messages the bus dropped after handing them to a consumer and before they went through the sinks, by source and reason (trimmed: a Redis entry trimmed or deleted while pending).',
+    labels: ['source', 'reason'],
   }),
   batchDuration: def({
     name: 'workflow_exporter_batch_duration_seconds',

@@ -1,5 +1,6 @@
 // The redis-streams source: a consumer group read in batches (XREADGROUP), one XACK per batch after
-// the sinks took it, entries left pending by a dead consumer claimed with XAUTOCLAIM.
+// the sinks took it, entries left pending by a dead consumer claimed with XAUTOCLAIM; a missing
+// group or a key that is no longer a stream makes it unready until reading works again.
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -24,9 +25,12 @@ type BufferCommands = {
 };
 type StreamReply = [key: Buffer, entries: Entry[]][];
 
+/** Why the source cannot read although connected; kinds of workflow_exporter_source_errors_total. */
+type Fault = { kind: 'group_missing' | 'wrong_type'; detail: string };
+
 export class RedisStreamsSource implements Source {
   readonly kind = 'redis-streams' as const;
-  readonly errorKinds = ['disconnected', 'group_missing', 'batch_failed', 'group_recreated', 'claimed'] as const;
+  readonly errorKinds = ['disconnected', 'group_missing', 'wrong_type', 'batch_failed', 'group_recreated', 'claimed'] as const;
   private redis?: Redis;
   private connected = false;
   private detail = 'not started';
@@ -35,7 +39,7 @@ export class RedisStreamsSource implements Source {
   private pending?: number;
   private pendingTimer?: NodeJS.Timeout;
   private lastClaim = 0;
-  private groupMissing = false;
+  private fault?: Fault;
   readonly consumer: string;
   private readonly fieldBytes: Buffer;
 
@@ -68,8 +72,8 @@ export class RedisStreamsSource implements Source {
     this.redis = redis;
     redis.on('ready', () => {
       if (!this.connected && this.detail !== 'not started') this.logger.info({ source: this.name }, 'redis reconnected');
-      // a missing group keeps the source unready across reconnects until a read succeeds
-      this.setUp(!this.groupMissing, this.groupMissing ? `group ${cfg.group} missing` : 'ready');
+      // a missing group or a key of another type keeps the source unready across reconnects until a read succeeds
+      this.setUp(!this.fault, this.fault?.detail ?? 'ready');
     });
     redis.on('close', () => {
       if (this.connected && !this.stopped) {
@@ -86,6 +90,7 @@ export class RedisStreamsSource implements Source {
       throw new SourceError(this.name, `cannot connect to ${describeTopology(cfg)}: ${(cause as Error).message}`, { cause });
     }
     for (const key of cfg.keys) await this.ensureGroup(key, cfg.startId);
+    this.metrics?.eventsLost.labels(this.name, 'trimmed').inc(0); // a series from the start, for increase()
     this.loop = this.run(handler);
     this.pendingTimer = setInterval(() => void this.pollPending(), PENDING_POLL_MS);
     this.pendingTimer.unref();
@@ -118,7 +123,10 @@ export class RedisStreamsSource implements Source {
     }
   }
 
-  /** Entries as raw messages, and every entry's id (a deleted entry has no fields but is acked too). */
+  /**
+   * Entries as raw messages, and every entry's id. An entry trimmed or deleted after Redis handed it
+   * to a consumer comes back without fields: it is acked too (it can never be read), and counted lost.
+   */
   private toRaw(key: string, entries: Entry[], ids: string[]): RawMessage[] {
     const out: RawMessage[] = [];
     for (const [idBuf, fields] of entries) {
@@ -127,7 +135,14 @@ export class RedisStreamsSource implements Source {
       const m = entryToRaw(key, this.fieldBytes, id, fields);
       if (m) out.push(m);
     }
+    if (out.length < entries.length) this.lost(key, entries.length - out.length);
     return out;
+  }
+
+  /** Pending entries the stream no longer holds: they were never counted and never will be. */
+  private lost(key: string, n: number): void {
+    this.metrics?.eventsLost.labels(this.name, 'trimmed').inc(n);
+    this.logger.warn({ source: this.name, key, lost: n }, 'pending entries were trimmed or deleted from the stream before they were read; counted as lost');
   }
 
   /** Runs one stream's entries through the handler, then acks them with one XACK. */
@@ -174,10 +189,11 @@ export class RedisStreamsSource implements Source {
           await this.processEntries(handler, keyBuf.toString(), entries);
         }
         if (ownPending && got === 0) ownPending = false;
-        if (this.groupMissing) {
-          this.groupMissing = false;
+        if (this.fault) {
+          const was = this.fault.kind;
+          this.fault = undefined;
           this.setUp(true, 'ready');
-          this.logger.info({ source: this.name, group: cfg.group }, 'consumer group is back; reading again');
+          this.logger.info({ source: this.name, group: cfg.group, was }, was === 'group_missing' ? 'consumer group is back; reading again' : 'stream keys are streams again; reading again');
         }
       } catch (err) {
         // a prefetched batch is in our pending list now: the own-pending read below takes it again
@@ -190,12 +206,29 @@ export class RedisStreamsSource implements Source {
           // Redis lost the stream and group (restart without persistence): recreate from the start
           if (cfg.create && (await this.recreateGroups())) continue;
           // not ours to create (create: false), or Redis refused: not ready, said once, retried with a pause
-          if (!this.groupMissing) {
-            this.groupMissing = true;
+          if (this.fault?.kind !== 'group_missing') {
             this.metrics?.sourceErrors.labels(this.name, 'group_missing').inc();
             this.logger.error({ source: this.name, group: cfg.group, keys: cfg.keys }, 'consumer group missing and not recreated; retrying until it exists');
           }
-          this.setUp(false, `group ${cfg.group} missing`);
+          this.fault = { kind: 'group_missing', detail: `group ${cfg.group} missing` };
+          this.setUp(false, this.fault.detail);
+          await new Promise((r) => setTimeout(r, RETRY_BACKOFF_MS));
+        } else if (msg.startsWith('UNBLOCKED')) {
+          // Redis 7 ends a blocked XREADGROUP when its key is deleted: the next read says what took
+          // its place (nothing: NOGROUP above; another type: WRONGTYPE below; a new stream)
+          ownPending = true;
+        } else if (msg.includes('WRONGTYPE')) {
+          // A key replaced by a string, a hash…: every read fails until someone makes it a stream
+          // again. Not ready, said once, retried with a pause (a deleted key then has no group:
+          // NOGROUP above recreates it with create: true).
+          if (this.fault?.kind !== 'wrong_type') {
+            const others = await this.notStreams().catch(() => cfg.keys);
+            this.metrics?.sourceErrors.labels(this.name, 'wrong_type').inc();
+            this.logger.error({ source: this.name, keys: others }, 'stream key holds another type; not reading until it is a stream again');
+            this.fault = { kind: 'wrong_type', detail: `key ${others.join(', ')} is not a stream` };
+          }
+          this.setUp(false, this.fault.detail);
+          ownPending = true;
           await new Promise((r) => setTimeout(r, RETRY_BACKOFF_MS));
         } else {
           this.metrics?.sourceErrors.labels(this.name, 'batch_failed').inc();
@@ -213,6 +246,16 @@ export class RedisStreamsSource implements Source {
         this.logger.warn({ err, source: this.name }, 'batch read ahead before stop failed; its entries stay pending for the next start');
       }
     }
+  }
+
+  /** The configured keys that exist and hold something other than a stream, with their type. */
+  private async notStreams(): Promise<string[]> {
+    const out: string[] = [];
+    for (const key of this.cfg.keys) {
+      const type = await this.redis!.type(key);
+      if (type !== 'stream' && type !== 'none') out.push(`${key} (${type})`);
+    }
+    return out;
   }
 
   /** Recreates the group on every key from the stream's start; true when that worked (counted once). */
@@ -237,14 +280,18 @@ export class RedisStreamsSource implements Source {
         const res = (await (this.redis as unknown as BufferCommands).xautoclaimBuffer(key, cfg.group, this.consumer, cfg.claimIdleMs, cursor, 'COUNT', cfg.batch)) as [
           Buffer,
           Entry[],
-          ...unknown[],
+          Buffer[]?,
         ];
-        const entries = res[1].filter((e) => e[1] !== null);
-        if (entries.length > 0) {
-          this.metrics?.sourceErrors.labels(this.name, 'claimed').inc(entries.length);
-          this.logger.info({ source: this.name, key, claimed: entries.length }, 'claimed entries left pending by another consumer');
-          await this.processEntries(handler, key, entries);
+        // Redis 7 drops entries trimmed while pending from the group and names them in a third
+        // element; Redis 6.2 returns them without fields (toRaw counts those)
+        if (res[2] && res[2].length > 0) this.lost(key, res[2].length);
+        const entries = res[1];
+        const readable = entries.reduce((n, e) => (e[1] !== null ? n + 1 : n), 0);
+        if (readable > 0) {
+          this.metrics?.sourceErrors.labels(this.name, 'claimed').inc(readable);
+          this.logger.info({ source: this.name, key, claimed: readable }, 'claimed entries left pending by another consumer');
         }
+        await this.processEntries(handler, key, entries);
         cursor = res[0].toString();
         if (cursor === '0-0') break;
       }
