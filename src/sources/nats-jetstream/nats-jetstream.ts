@@ -79,6 +79,8 @@ class ConsumerLoop {
   streamCreated?: string;
   /** why the durable is not being read (it or its stream is gone), while it is lost */
   lost?: string;
+  /** a status said the durable is gone and the server is being asked */
+  checking = false;
 
   constructor(
     readonly stream: string,
@@ -339,8 +341,27 @@ export class NatsJetStreamSource implements Source {
         this.logger.warn({ source: this.name, stream: loop.stream, status: s.type }, 'consumer status');
       }
       // the client would ask for the consumer every few seconds, forever, and never recreate it
-      if (LOSS_STATUS.has(s.type) && loop.messages === messages) this.lose(loop, s.type);
+      if (LOSS_STATUS.has(s.type) && loop.messages === messages) void this.confirmLoss(loop, messages, s.type);
     }
+  }
+
+  /**
+   * A status says the durable is gone; the server's word decides. In a cluster a consumer leader
+   * stepping down answers pending pulls "409 Consumer Deleted" too, while the durable lives on and
+   * the client carries on by itself: taken at its word, that made a healthy replica unready.
+   */
+  private async confirmLoss(loop: ConsumerLoop, messages: ConsumerMessages, why: string): Promise<void> {
+    if (loop.lost || loop.checking) return;
+    loop.checking = true;
+    let gone = false;
+    try {
+      await this.jsm!.consumers.info(loop.stream, loop.durable);
+    } catch (err) {
+      gone = notFound(err) !== undefined; // anything else (no leader yet, a timeout): the pending poll asks again
+    } finally {
+      loop.checking = false;
+    }
+    if (gone && loop.messages === messages) this.lose(loop, why);
   }
 
   /**
