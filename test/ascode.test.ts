@@ -334,6 +334,7 @@ describe('alerting rules and routing', () => {
       'WorkflowErrorBudgetSlowBurn/warning/15m',
       'WorkflowExporterDown/critical/1m',
       'WorkflowExporterSourceDown/critical/2m',
+      'WorkflowExporterEventsLost/warning/0s',
       'WorkflowExporterRejectingEvents/warning/10m',
       'WorkflowExporterSourceLagGrowing/warning/10m',
       'WorkflowEventLagHigh/warning/10m',
@@ -365,7 +366,7 @@ describe('alerting rules and routing', () => {
       {
         source_matchers: ['severity="critical"'],
         target_matchers: ['severity="warning"'],
-        equal: ['alertname', 'team', 'agent', 'instance', 'job', 'kind', 'queue', 'source', 'workflow_type'],
+        equal: ['alertname', 'team', 'agent', 'instance', 'job', 'kind', 'queue', 'reason', 'source', 'workflow_type'],
       },
     ]);
   });

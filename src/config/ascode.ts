@@ -37,6 +37,7 @@ export const DEFAULTS = {
     queueDepth: '10m',
     exporterDown: '1m',
     sourceDown: '2m',
+    eventsLost: '0s', // a loss is already over when it is counted: waiting only delays the news
     rejecting: '10m',
     sourceLag: '10m',
     eventLag: '10m',

@@ -1,5 +1,5 @@
-// The workflow-exporter-alerts group: the exporter and its sources (down, rejecting, lagging,
-// silent, late events), each with its promtool cases.
+// The workflow-exporter-alerts group: the exporter and its sources (down, losing messages,
+// rejecting, lagging, silent, late events), each with its promtool cases.
 import { foreign, increase, num, re, rec, sel } from '../promql.js';
 import { R } from '../recording.js';
 import { buckets, flat, input, minutesOf, rising, SOURCE, type AlertContext, type AlertFamily } from './common.js';
@@ -32,9 +32,9 @@ export function sourceDown({ s, f, c }: AlertContext): AlertFamily {
     group: 'workflow-exporter-alerts',
     rules: [{ severity: 'critical', expr: `${sel(c.sourceUp)} == 0`, for: f.sourceDown }],
     value: 'number',
-    summary: (x) => `Source ${x.label('source')} of ${x.label('instance')} is disconnected`,
+    summary: (x) => `Source ${x.label('source')} of ${x.label('instance')} is disconnected or cannot read`,
     description: (x) =>
-      `The ${x.label('kind')} source ${x.label('source')} of ${x.label('instance')} has not been connected to its server for ${f.sourceDown}: its events wait in the bus (or are lost, for a non-durable bus).`,
+      `The ${x.label('kind')} source ${x.label('source')} of ${x.label('instance')} has not been reading for ${f.sourceDown}: disconnected from its server, or its stream, durable consumer or group is missing, or its key is not a stream (GET /readyz names which). Its events wait in the bus (or are lost, for a non-durable bus).`,
     dashboard: { key: 'exporter' },
     cases: (() => {
       const at = minutesOf(f.sourceDown) + 5;
@@ -42,6 +42,28 @@ export function sourceDown({ s, f, c }: AlertContext): AlertFamily {
       return [
         { name: 'source disconnected', series: [input(c.sourceUp, labels, flat(0, at + 5))], atMinutes: at, expect: [{ severity: 'critical' as const, labels, value: 0 }] },
         { name: 'source connected', series: [input(c.sourceUp, labels, flat(1, at + 5))], atMinutes: at, expect: [] },
+      ];
+    })(),
+  };
+}
+
+export function eventsLost({ f, c }: AlertContext): AlertFamily {
+  return {
+    name: 'WorkflowExporterEventsLost',
+    file: 'exporter-alerts',
+    group: 'workflow-exporter-alerts',
+    rules: [{ severity: 'warning', expr: `sum by (source, reason) (${increase(sel(c.eventsLost), '10m')}) > 0`, for: f.eventsLost }],
+    value: 'number',
+    summary: (x) => `Source ${x.label('source')} lost ${x.value} messages (${x.label('reason')})`,
+    description: (x) =>
+      `In the last 10m the bus dropped ${x.value} messages of source ${x.label('source')} after handing them to a consumer and before any exporter counted them (reason ${x.label('reason')}; trimmed: the Redis stream was trimmed past entries still pending). Their events are missing from every metric.`,
+    dashboard: { key: 'exporter' },
+    cases: (() => {
+      const labels = { source: SOURCE, reason: 'trimmed' };
+      // 300 entries lost at minute 6; at minute 8 the 10m window holds the jump from 0
+      return [
+        { name: 'pending entries trimmed', series: [input(c.eventsLost, labels, `${flat(0, 5)} ${flat(300, 10)}`)], atMinutes: 8, expect: [{ severity: 'warning' as const, labels, value: 300 }] },
+        { name: 'nothing lost', series: [input(c.eventsLost, labels, flat(0, 15))], atMinutes: 8, expect: [] },
       ];
     })(),
   };

@@ -3,7 +3,7 @@
 // One file per rule group; this list is the order of the generated rule and test files.
 import type { AscodeSettings } from '../../config/ascode.js';
 import { alertContext, type AlertFamily } from './common.js';
-import { connectionsRefused, eventLagHigh, exporterDown, rejectingEvents, sourceDown, sourceLagGrowing, sourceSilent } from './exporter.js';
+import { connectionsRefused, eventLagHigh, eventsLost, exporterDown, rejectingEvents, sourceDown, sourceLagGrowing, sourceSilent } from './exporter.js';
 import { checkBurnRates, errorBudgetFastBurn, errorBudgetSlowBurn } from './slo.js';
 import { agentBudgetBurn, agentSilent, errorRatioHigh, queueDepthHigh, runLatencyHigh, runsOverdue } from './workflow.js';
 
@@ -21,6 +21,7 @@ export function alertFamilies(s: AscodeSettings): AlertFamily[] {
     queueDepthHigh(cx),
     exporterDown(cx),
     sourceDown(cx),
+    eventsLost(cx),
     rejectingEvents(cx),
     sourceLagGrowing(cx),
     sourceSilent(cx),

@@ -93,7 +93,8 @@ export function exporterDashboard(s: AscodeSettings): DashboardSpec {
             thresholds: [{ value: s.thresholds.eventLagP95Seconds, color: 'red' }],
             queries: QUANTILES.map((q) => ({ expr: rec(R.eventLag(q)), legend: `p${Math.round(q * 100)} {{source}}` })),
           },
-          { kind: 'timeseries', title: 'Source errors', description: 'Connection losses, failed fetches, recreated groups, by kind.', unit: 'reqps', queries: [{ expr: sumRate(c.sourceErrors, ['source', 'kind'], RI, src), legend: '{{source}} {{kind}}' }] },
+          { kind: 'timeseries', title: 'Source errors', description: 'Connection losses, failed fetches, missing or recreated groups, consumers and streams, keys of the wrong type, by kind.', unit: 'reqps', queries: [{ expr: sumRate(c.sourceErrors, ['source', 'kind'], RI, src), legend: '{{source}} {{kind}}' }] },
+          { kind: 'timeseries', title: 'Messages lost by the bus', description: 'Messages the bus dropped after handing them to a consumer and before they were counted (Redis entries trimmed while pending), by reason.', unit: 'reqps', queries: [{ expr: sumRate(c.eventsLost, ['source', 'reason'], RI, src), legend: '{{source}} {{reason}}' }] },
           {
             kind: 'timeseries',
             title: 'Batch duration p99',
