@@ -13,6 +13,7 @@ import { ROOT } from './lib/subjects.js';
 import { natsIngest, redisIngest } from './scenarios/bus.js';
 import { connectionFlood } from './scenarios/flood.js';
 import { dedupeCost } from './scenarios/dedupe.js';
+import { replicaScaling } from './scenarios/replicas.js';
 import { httpIngest } from './scenarios/http.js';
 import { mtailPeer } from './scenarios/mtail.js';
 import { metricsScrape } from './scenarios/scrape.js';
@@ -30,6 +31,7 @@ const SCENARIOS: Record<string, Scenario> = {
   'tail-fanout': tailFanOut,
   'cold-start': coldStart,
   'dedupe-state-cost': dedupeCost,
+  'replica-scaling': replicaScaling,
   'connection-flood': connectionFlood,
 };
 

@@ -54,7 +54,7 @@ interface Drain {
   idleCores: number;
 }
 
-async function preload(script: string, opts: Record<string, unknown>): Promise<number> {
+export async function preload(script: string, opts: Record<string, unknown>): Promise<number> {
   const log: string[] = [];
   const gen = start(process.execPath, [join(BUILD, 'load', script), JSON.stringify(opts)], { name: script, logTo: log });
   const r = await nextMessage(

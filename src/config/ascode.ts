@@ -81,7 +81,8 @@ export const DEFAULTS = {
     autoscaler: 'hpa', // keda: a ScaledObject on consumer lag instead of the CPU HorizontalPodAutoscaler
     keda: {
       natsMonitoringEndpoint: 'nats:8222', // KEDA's nats-jetstream scaler reads /jsz on the monitoring port
-      // messages waiting per replica before KEDA adds one: ~1 s of work at the measured ~1,000 events/s per 100m
+      // messages waiting per replica before KEDA adds one: 10-19 ms of one replica's CPU at the
+      // 10.1-18.6 us per event measured in docs/SCALING.md, so a replica comes before the delay shows
       lagThreshold: 1000,
       pollingIntervalSeconds: 15,
       cooldownPeriodSeconds: 300,
