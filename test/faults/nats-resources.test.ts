@@ -6,7 +6,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { value } from '../helpers/metrics.js';
 import { Processes, until, type Exporter, type NatsServer } from '../helpers/processes.js';
-import { counted, natsTraffic, report, TRAFFIC_SOURCE, type Traffic } from './traffic.js';
+import { counted, natsTraffic, report, tailed, type Traffic } from './traffic.js';
 
 const STREAM = 'LOSS';
 const DURABLE = 'wfx';
@@ -68,12 +68,6 @@ async function deleteConsumer(jsm: JetStreamManager): Promise<void> {
 
 const errors = (text: string, kind: string) => value(text, 'workflow_exporter_source_errors_total', { source: 'nats', kind });
 const up = (text: string) => value(text, 'workflow_exporter_source_up', { source: 'nats' });
-
-/** Events of the test traffic in the exporter's tail history (the follower's view of the stream). */
-async function tailed(exporter: Exporter): Promise<number> {
-  const res = await exporter.get(`/api/events?limit=1000&sources=${TRAFFIC_SOURCE}`);
-  return ((await res.json()) as { events: unknown[] }).events.length;
-}
 
 describe('JetStream resources deleted under a running source (real nats-server, real exporter process)', () => {
   it('create: true recreates a deleted durable consumer after the last counted message: nothing lost, nothing counted twice', async () => {
@@ -147,85 +141,57 @@ describe('JetStream resources deleted under a running source (real nats-server, 
     }
   });
 
-  it('create: false reports a deleted consumer as not ready and down, once, and reads again when an operator restores it', async () => {
-    const r = await setUp(false);
-    const watch = procs.watch(r.exporter);
-    try {
-      await r.traffic.burst(BURST);
-      await until('the first burst counted', async () => counted(await r.exporter.metrics()) === BURST);
-      const deletedAt = Date.now();
-      await deleteConsumer(r.jsm);
-      const notReadyAfterMs = await until('readyz false while the consumer is missing', async () => !(await r.exporter.ready()), 30_000);
-      await new Promise((res) => setTimeout(res, 2500)); // retried with a pause: one report, one log line
-      let text = await r.exporter.metrics();
-      expect(errors(text, 'consumer_missing')).toBe(1);
-      expect(errors(text, 'consumer_recreated')).toBe(0);
-      expect(up(text)).toBe(0);
-      expect(r.exporter.logLines().filter((l) => String(l.msg).startsWith('durable consumer missing')).length).toBe(1);
-      await expect(r.jsm.consumers.info(STREAM, DURABLE)).rejects.toThrow(); // not ours to create
+  for (const what of ['consumer', 'stream'] as const) {
+    const thing = what === 'stream' ? 'stream' : 'durable consumer';
+    it(`create: false reports a deleted ${thing} as not ready and down, once, and reads again when an operator restores it`, async () => {
+      const r = await setUp(false);
+      const watch = procs.watch(r.exporter);
+      try {
+        await r.traffic.burst(BURST);
+        await until('the first burst counted', async () => counted(await r.exporter.metrics()) === BURST);
+        await until('the tail shows the first burst', async () => (await tailed(r.exporter)) === BURST);
+        const deletedAt = Date.now();
+        if (what === 'consumer') await deleteConsumer(r.jsm);
+        else await r.jsm.streams.delete(STREAM);
+        const notReadyAfterMs = await until(`readyz false while the ${thing} is missing`, async () => !(await r.exporter.ready()), 30_000);
+        await new Promise((res) => setTimeout(res, 2500)); // retried with a pause: one report, one log line
+        let text = await r.exporter.metrics();
+        expect(errors(text, `${what}_missing`)).toBe(1);
+        expect(errors(text, `${what}_recreated`)).toBe(0);
+        expect(up(text)).toBe(0);
+        expect(r.exporter.logLines().filter((l) => String(l.msg).startsWith(`${thing} missing`)).length).toBe(1);
+        const detail = ((await (await r.exporter.get('/readyz')).json()) as { sources: { name: string; detail: string }[] }).sources.find((x) => x.name === 'nats')?.detail;
+        expect(detail).toBe(what === 'stream' ? `stream ${STREAM} missing` : `consumer ${DURABLE} on stream ${STREAM} missing`);
+        // not ours to create
+        await expect(what === 'stream' ? r.jsm.streams.info(STREAM) : r.jsm.consumers.info(STREAM, DURABLE)).rejects.toThrow();
 
-      const restoredAt = Date.now();
-      await r.jsm.consumers.add(STREAM, { durable_name: DURABLE, ack_policy: AckPolicy.Explicit, filter_subject: 'loss.>', deliver_policy: DeliverPolicy.New });
-      const readyAfterMs = await until('readyz true once the consumer is back', () => r.exporter.ready(), 30_000);
-      await r.traffic.burst(BURST);
-      await until('the burst after the restore counted', async () => counted(await r.exporter.metrics()) === 2 * BURST, 30_000);
-      const recoveredAfterMs = Date.now() - restoredAt;
-      text = await r.exporter.metrics();
-      report({
-        fault: 'JetStream durable consumer deleted (create: false), then restored by an operator',
-        published: r.traffic.published,
-        counted: counted(text),
-        readyAfterMs,
-        recoveredAfterMs,
-        caughtUpAfterMs: recoveredAfterMs,
-        readyzWentFalse: watch.outage(deletedAt).downAtMs !== undefined,
-        readyzTrueAgain: watch.outage(deletedAt).upAtMs !== undefined,
-        notes: `not ready ${notReadyAfterMs} ms after the deletion`,
-      });
-      expect(counted(text)).toBe(2 * BURST);
-      expect(up(text)).toBe(1);
-    } finally {
-      await r.close();
-    }
-  });
-
-  it('create: false reports a deleted stream as not ready and down until an operator restores stream and consumer', async () => {
-    const r = await setUp(false);
-    try {
-      await r.traffic.burst(BURST);
-      await until('the first burst counted', async () => counted(await r.exporter.metrics()) === BURST);
-      await r.jsm.streams.delete(STREAM);
-      const notReadyAfterMs = await until('readyz false while the stream is missing', async () => !(await r.exporter.ready()), 30_000);
-      await new Promise((res) => setTimeout(res, 2500));
-      let text = await r.exporter.metrics();
-      expect(errors(text, 'stream_missing')).toBe(1);
-      expect(errors(text, 'stream_recreated')).toBe(0);
-      expect(up(text)).toBe(0);
-      await expect(r.jsm.streams.info(STREAM)).rejects.toThrow(); // not ours to create
-
-      const restoredAt = Date.now();
-      await r.jsm.streams.add({ name: STREAM, subjects: ['loss.>'] });
-      await r.jsm.consumers.add(STREAM, { durable_name: DURABLE, ack_policy: AckPolicy.Explicit, filter_subject: 'loss.>' });
-      const readyAfterMs = await until('readyz true once stream and consumer are back', () => r.exporter.ready(), 30_000);
-      await r.traffic.burst(BURST);
-      await until('the burst into the restored stream counted', async () => counted(await r.exporter.metrics()) === 2 * BURST, 30_000);
-      const recoveredAfterMs = Date.now() - restoredAt;
-      text = await r.exporter.metrics();
-      report({
-        fault: 'JetStream stream deleted (create: false), then restored by an operator',
-        published: r.traffic.published,
-        counted: counted(text),
-        readyAfterMs,
-        recoveredAfterMs,
-        caughtUpAfterMs: recoveredAfterMs,
-        readyzWentFalse: true,
-        readyzTrueAgain: true,
-        notes: `not ready ${notReadyAfterMs} ms after the deletion`,
-      });
-      expect(counted(text)).toBe(2 * BURST);
-      expect(up(text)).toBe(1);
-    } finally {
-      await r.close();
-    }
-  });
+        const restoredAt = Date.now();
+        if (what === 'stream') await r.jsm.streams.add({ name: STREAM, subjects: ['loss.>'] });
+        // what a restored durable delivers is the operator's choice; here only what comes after it
+        await r.jsm.consumers.add(STREAM, { durable_name: DURABLE, ack_policy: AckPolicy.Explicit, filter_subject: 'loss.>', deliver_policy: DeliverPolicy.New });
+        const readyAfterMs = await until(`readyz true once the ${thing} is back`, () => r.exporter.ready(), 30_000);
+        await r.traffic.burst(BURST);
+        await until('the burst after the restore counted', async () => counted(await r.exporter.metrics()) === 2 * BURST, 30_000);
+        const recoveredAfterMs = Date.now() - restoredAt;
+        // the follower reads a restored stream from its start, and a stream that stayed where it was
+        await until('the tail shows the burst after the restore', async () => (await tailed(r.exporter)) === 2 * BURST, 30_000);
+        text = await r.exporter.metrics();
+        report({
+          fault: `JetStream ${thing} deleted (create: false), then restored by an operator`,
+          published: r.traffic.published,
+          counted: counted(text),
+          readyAfterMs,
+          recoveredAfterMs,
+          caughtUpAfterMs: recoveredAfterMs,
+          readyzWentFalse: watch.outage(deletedAt).downAtMs !== undefined,
+          readyzTrueAgain: watch.outage(deletedAt).upAtMs !== undefined,
+          notes: `not ready ${notReadyAfterMs} ms after the deletion`,
+        });
+        expect(counted(text)).toBe(2 * BURST);
+        expect(up(text)).toBe(1);
+      } finally {
+        await r.close();
+      }
+    });
+  }
 });

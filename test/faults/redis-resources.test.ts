@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { value } from '../helpers/metrics.js';
 import { Processes, sleep, until } from '../helpers/processes.js';
-import { counted, readiness, redisTraffic, report } from './traffic.js';
+import { counted, readiness, redisTraffic, report, tailed } from './traffic.js';
 
 const KEY = 'resources:events';
 const BURST = 20;
@@ -48,6 +48,8 @@ describe('Redis stream keys changed under a running source (real redis-server, r
       await traffic.burst(BURST); // ids continue after the first burst: a fresh stream takes them
       await until('the burst into the new stream counted', async () => counted(await exporter.metrics()) === 2 * BURST, 30_000);
       const recoveredAfterMs = Date.now() - clearedAt;
+      // the tail follower retried its reads meanwhile and shows both bursts
+      await until('the tail shows both bursts', async () => (await tailed(exporter)) === 2 * BURST, 30_000);
       await sleep(500);
       text = await exporter.metrics();
       const f = report({

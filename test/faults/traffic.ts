@@ -194,6 +194,12 @@ export function counted(text: string): number {
   return value(text, 'workflow_events_total', { source: TRAFFIC_SOURCE });
 }
 
+/** Events of the test traffic in an exporter's tail history (with a bus source, the follower's view of the stream). */
+export async function tailed(exporter: Exporter): Promise<number> {
+  const res = await exporter.get(`/api/events?limit=1000&sources=${TRAFFIC_SOURCE}`);
+  return ((await res.json()) as { events: unknown[] }).events.length;
+}
+
 /** The sum over live exporters of the test traffic counted, plus figures carried from dead ones. */
 export async function countedBy(exporters: Exporter[], carried = 0): Promise<number> {
   let sum = carried;
