@@ -366,7 +366,7 @@ describe('alerting rules and routing', () => {
       {
         source_matchers: ['severity="critical"'],
         target_matchers: ['severity="warning"'],
-        equal: ['alertname', 'team', 'agent', 'instance', 'job', 'kind', 'queue', 'reason', 'source', 'workflow_type'],
+        equal: ['alertname', 'team', 'agent', 'instance', 'job', 'kind', 'metric', 'queue', 'reason', 'source', 'workflow_type'],
       },
     ]);
   });

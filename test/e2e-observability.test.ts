@@ -81,7 +81,8 @@ describe('observability end to end (real Prometheus, Alertmanager, exporter)', (
       ],
       http: true,
       // two queue names fit, the demo's third overflows: label overflow gets a real series
-      metrics: { labels: { queue: { maxValues: 2 } } },
+      // and a budget of 2 series for agent last-seen: series overflow gets a real series
+      metrics: { labels: { queue: { maxValues: 2 } }, seriesBudgets: { workflow_agent_last_seen_timestamp_seconds: 2 } },
       runs: { deadlines: { 'e2e-stuck': 1 } },
       agents: { budgets: { coder: 50 } },
       // an event larger than a client's whole queue is dropped for it: tail drops get a real series

@@ -45,6 +45,7 @@ export const DEFAULTS = {
     sourceSilent: '0s', // the expression already measures silence
     budgetBurn: '15m',
     connectionsRefused: '5m', // a flood that outlasts a burst of reconnects; one refusal is not news
+    seriesOverflow: '15m', // a burst of new combinations at start-up is normal; folding for 15 min is not
   },
   prometheus: {
     scrapeInterval: '15s', // the exporter's counters move per event; 15 s is the common default

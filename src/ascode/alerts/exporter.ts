@@ -1,5 +1,6 @@
 // The workflow-exporter-alerts group: the exporter and its sources (down, losing messages,
-// rejecting, lagging, silent, late events), each with its promtool cases.
+// rejecting, lagging, silent, late events, refusing connections, past a series budget), each with
+// its promtool cases.
 import { foreign, increase, num, re, rec, sel } from '../promql.js';
 import { R } from '../recording.js';
 import { buckets, flat, input, minutesOf, rising, SOURCE, type AlertContext, type AlertFamily } from './common.js';
@@ -207,6 +208,33 @@ export function connectionsRefused({ s, f, c }: AlertContext): AlertFamily {
           expect: [{ severity: 'warning' as const, labels: target, value: 50 }],
         },
         { name: 'idle connections evicted only', series: [input(c.httpConnectionsClosed, { reason: 'evicted_idle', ...target }, `0+1000x${at + 5}`)], atMinutes: at, expect: [] },
+      ];
+    })(),
+  };
+}
+
+export function seriesBudgetFull({ f, c }: AlertContext): AlertFamily {
+  return {
+    name: 'WorkflowExporterSeriesBudgetFull',
+    file: 'exporter-alerts',
+    group: 'workflow-exporter-alerts',
+    rules: [{ severity: 'warning', expr: `sum by (metric) (rate(${sel(c.seriesOverflow)}[5m])) > 0`, for: f.seriesOverflow }],
+    value: 'number',
+    summary: (x) => `${x.label('metric')} is past its series budget`,
+    description: (x) =>
+      `New label combinations of ${x.label('metric')} fold into __overflow__ (${x.value} per second for ${f.seriesOverflow}): its series budget or the cap on all series is full, so its breakdown by label is lost while its totals stay exact. GET /debug/cardinality lists the top offenders by label.`,
+    dashboard: { key: 'exporter' },
+    cases: (() => {
+      const at = minutesOf(f.seriesOverflow) + 10;
+      const metric = c.toolCalls.name;
+      return [
+        {
+          name: 'a label product past the budget',
+          series: [input(c.seriesOverflow, { metric, limit: 'metric' }, rising(120, at + 5))],
+          atMinutes: at,
+          expect: [{ severity: 'warning' as const, labels: { metric }, value: 2 }],
+        },
+        { name: 'within budget', series: [input(c.seriesOverflow, { metric, limit: 'metric' }, flat(0, at + 5))], atMinutes: at, expect: [] },
       ];
     })(),
   };

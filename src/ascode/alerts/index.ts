@@ -3,7 +3,7 @@
 // One file per rule group; this list is the order of the generated rule and test files.
 import type { AscodeSettings } from '../../config/ascode.js';
 import { alertContext, type AlertFamily } from './common.js';
-import { connectionsRefused, eventLagHigh, eventsLost, exporterDown, rejectingEvents, sourceDown, sourceLagGrowing, sourceSilent } from './exporter.js';
+import { connectionsRefused, eventLagHigh, eventsLost, exporterDown, rejectingEvents, seriesBudgetFull, sourceDown, sourceLagGrowing, sourceSilent } from './exporter.js';
 import { checkBurnRates, errorBudgetFastBurn, errorBudgetSlowBurn } from './slo.js';
 import { agentBudgetBurn, agentSilent, errorRatioHigh, queueDepthHigh, runLatencyHigh, runsOverdue } from './workflow.js';
 
@@ -27,5 +27,6 @@ export function alertFamilies(s: AscodeSettings): AlertFamily[] {
     sourceSilent(cx),
     eventLagHigh(cx),
     connectionsRefused(cx),
+    seriesBudgetFull(cx),
   ];
 }

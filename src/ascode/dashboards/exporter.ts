@@ -151,6 +151,14 @@ export function exporterDashboard(s: AscodeSettings): DashboardSpec {
             width: 8,
             queries: [{ expr: sumRate(c.labelOverflow, ['label', 'kind'], RI), legend: '{{label}} {{kind}}' }],
           },
+          {
+            kind: 'timeseries',
+            title: 'Series overflow',
+            description: 'New label combinations folded into __overflow__ because a series budget (limit metric) or the cap on all series (limit total) is full, per metric: GET /debug/cardinality names the offenders.',
+            unit: 'reqps',
+            width: 8,
+            queries: [{ expr: sumRate(c.seriesOverflow, ['metric', 'limit'], RI), legend: '{{metric}} {{limit}}' }],
+          },
         ],
       },
       {
