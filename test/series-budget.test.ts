@@ -68,7 +68,7 @@ describe('series budgets', () => {
       },
     });
     expect(r.budgets.metrics[0].name).toBe('workflow_tool_call_duration_seconds'); // most refused first
-    expect(r.budgets.max_series).toBe(200_000);
+    expect(r.budgets.max_series).toBe(50_000);
   });
 
   it('keeps the series of every budgeted family together under metrics.maxSeries, counted as limit total', async () => {

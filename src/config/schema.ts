@@ -199,11 +199,12 @@ export type SourceConfig = z.infer<typeof sourceSchema>;
 export type SourceKind = SourceConfig['kind'];
 
 // Per-label caps bound each label, not their product: 500 agents × 500 tools passed every cap and
-// made 4.5 M samples. A family's series budget bounds the product; the cap on all series the sum.
-export const DEFAULT_SERIES_PER_METRIC = 25_000; // ~1,500 label sets of a 14-bucket histogram
-// A scrape costs about a microsecond per series and blocks the event loop while it runs: 200k series
-// keep a scrape well under 1 s (figures: docs/benchmarks-log.md, "Figures behind code comments").
-export const DEFAULT_MAX_SERIES = 200_000;
+// made 4.5 M series. A family's series budget bounds the product; the cap on all series the sum.
+export const DEFAULT_SERIES_PER_METRIC = 10_000; // 10k label sets of a counter, ~600 of a 14-bucket histogram
+// A scrape blocks the event loop for its whole length, about a microsecond per series and several
+// times that on a loaded machine: 50k keep the worst scrape near a second there, and RSS under the
+// 512 MiB the Kubernetes manifests allow (figures: docs/benchmarks-log.md, "Figures behind code comments").
+export const DEFAULT_MAX_SERIES = 50_000;
 
 const labelGuard = z
   .object({

@@ -32,7 +32,7 @@ describe('SeriesBudgets', () => {
   it('takes the budget from config, else the catalog entry, else the default', () => {
     const { b } = budgets(7, 1_000_000, { workflow_events_total: 3 });
     expect(b.family(counter('workflow_events_total')).budget).toBe(3);
-    expect(b.family(counter('workflow_tool_call_duration_seconds')).budget).toBe(60_000);
+    expect(b.family(counter('workflow_tool_call_duration_seconds')).budget).toBe(25_000);
     expect(b.family(counter('anything_else_total')).budget).toBe(7);
   });
 

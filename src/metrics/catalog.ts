@@ -71,7 +71,7 @@ export const catalog = {
     labels: ['workflow_type', 'stage', 'outcome'],
     buckets: STAGE_BUCKETS,
     // types × stages × outcomes at 15 series each: 20 × 15 × 3 label sets already take 13,500
-    seriesBudget: 50_000,
+    seriesBudget: 20_000,
   }),
   tasksTotal: def({
     name: 'workflow_tasks_total',
@@ -154,8 +154,8 @@ export const catalog = {
     help: 'Tool call latency from duration_ms on tool.called and tool.failed, by agent, tool and outcome.',
     labels: ['agent', 'tool', 'outcome'],
     buckets: TOOL_BUCKETS,
-    // agents × tools × outcomes at 17 series each: 50 agents × 30 tools × 2 take 51,000
-    seriesBudget: 60_000,
+    // agents × tools × outcomes at 17 series each: 30 agents × 25 tools × 2 take 25,500
+    seriesBudget: 25_000,
   }),
 
   // The OpenTelemetry GenAI client metrics in their Prometheus form (metrics.genai), so dashboards
