@@ -15,6 +15,7 @@ import { connectionFlood } from './scenarios/flood.js';
 import { dedupeCost } from './scenarios/dedupe.js';
 import { replicaScaling } from './scenarios/replicas.js';
 import { httpIngest } from './scenarios/http.js';
+import { labelFlood } from './scenarios/label-flood.js';
 import { mtailPeer } from './scenarios/mtail.js';
 import { metricsScrape } from './scenarios/scrape.js';
 import { coldStart } from './scenarios/startup.js';
@@ -27,6 +28,7 @@ const SCENARIOS: Record<string, Scenario> = {
   'nats-ingest': natsIngest,
   'redis-ingest': redisIngest,
   'metrics-scrape': metricsScrape,
+  'label-flood': labelFlood,
   'mtail-peer': mtailPeer,
   'tail-fanout': tailFanOut,
   'cold-start': coldStart,
