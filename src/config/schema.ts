@@ -66,7 +66,7 @@ const natsSource = z
           .strict(),
       )
       .min(1),
-    create: z.boolean().default(false).describe('create the stream and consumer when missing; else attach and fail if absent'),
+    create: z.boolean().default(false).describe('create the stream and consumer when missing, at start and when deleted while running (a durable again after the last message counted); else attach, fail the start if absent, and stay unready while they are missing'),
     batch: z.number().int().min(1).max(10_000).default(DEFAULT_BATCH),
     ackPolicy: z
       .enum(['explicit', 'all'])
@@ -118,7 +118,7 @@ const redisSource = z
     blockMs: z.number().int().min(10).max(60_000).default(1000),
     claimIdleMs: z.number().int().min(1000).default(60_000).describe('claim entries pending this long on a dead consumer'),
     claimIntervalMs: z.number().int().min(100).default(15_000),
-    create: z.boolean().default(true).describe('create the group (MKSTREAM) when missing, and again after Redis lost it'),
+    create: z.boolean().default(true).describe('create the group (MKSTREAM) when missing, and again after Redis lost it or the key was deleted; else stay unready while it is missing'),
     startId: z.string().default('$').describe('where a newly created group starts: $ (new entries) or 0 (the whole stream)'),
   })
   .strict();
