@@ -55,6 +55,22 @@ describe('loadConfig', () => {
     }
   });
 
+  it('on a Redis Cluster, wants the keys one source reads under one hash tag', () => {
+    const src = (keys: string[]) => ({ sources: [{ kind: 'redis-streams', cluster: ['redis://r0:6379'], keys }] });
+    try {
+      configSchema.parse(src(['workflow:events', 'agents:events']));
+      expect.unreachable();
+    } catch (e) {
+      expect((e as { issues: { path: (string | number)[]; message: string }[] }).issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+        ['sources.0.keys', 'on a Redis Cluster the keys read together need one hash tag, e.g. {workflow}:events; workflow:events, agents:events may be on different slots'],
+      ]);
+    }
+    expect(configSchema.parse(src(['{wf}:events', '{wf}:agents'])).sources[0]).toMatchObject({ keys: ['{wf}:events', '{wf}:agents'] });
+    // one key, or no cluster: nothing to share
+    expect(() => configSchema.parse(src(['workflow:events']))).not.toThrow();
+    expect(() => configSchema.parse({ sources: [{ kind: 'redis-streams', keys: ['a', 'b'] }] })).not.toThrow();
+  });
+
   it('rejects unknown keys and bad YAML', () => {
     expect(() => loadConfig({ file: file('sever:\n  port: 1\n') })).toThrow(/Unrecognized key/);
     expect(() => loadConfig({ file: file('a: [\n') })).toThrow(/not valid YAML/);

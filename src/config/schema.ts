@@ -121,7 +121,24 @@ const redisSource = z
     create: z.boolean().default(true).describe('create the group (MKSTREAM) when missing, and again after Redis lost it or the key was deleted; else stay unready while it is missing'),
     startId: z.string().default('$').describe('where a newly created group starts: $ (new entries) or 0 (the whole stream)'),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    // one XREADGROUP reads every key: on a cluster they must hash to one slot, which only a shared
+    // hash tag guarantees (else Redis answers CROSSSLOT on every read)
+    if (!s.cluster || s.keys.length < 2) return;
+    const slotsOf = new Set(s.keys.map(hashTagOf));
+    if (slotsOf.size > 1) {
+      ctx.addIssue({ code: 'custom', path: ['keys'], message: `on a Redis Cluster the keys read together need one hash tag, e.g. {workflow}:events; ${s.keys.join(', ')} may be on different slots` });
+    }
+  });
+
+/** The part of a key Redis Cluster hashes: the first non-empty {...}, else the whole key. */
+export function hashTagOf(key: string): string {
+  const open = key.indexOf('{');
+  if (open < 0) return key;
+  const close = key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : key;
+}
 
 const httpSource = z
   .object({
