@@ -17,6 +17,7 @@ import { replicaScaling } from './scenarios/replicas.js';
 import { httpIngest } from './scenarios/http.js';
 import { labelFlood } from './scenarios/label-flood.js';
 import { mtailPeer } from './scenarios/mtail.js';
+import { otlpIngest } from './scenarios/otlp.js';
 import { metricsScrape } from './scenarios/scrape.js';
 import { coldStart } from './scenarios/startup.js';
 import { tailFanOut } from './scenarios/tail.js';
@@ -35,6 +36,7 @@ const SCENARIOS: Record<string, Scenario> = {
   'dedupe-state-cost': dedupeCost,
   'replica-scaling': replicaScaling,
   'connection-flood': connectionFlood,
+  'otlp-ingest': otlpIngest,
 };
 
 function version(pkg: string): string {

@@ -7,7 +7,7 @@ export interface TextResponse {
   text: string;
 }
 
-export function requestText(agent: Agent, url: URL, method: 'GET' | 'POST', headers: Record<string, string | number> = {}, body?: string): Promise<TextResponse> {
+export function requestText(agent: Agent, url: URL, method: 'GET' | 'POST', headers: Record<string, string | number> = {}, body?: string | Buffer): Promise<TextResponse> {
   return new Promise((resolve, reject) => {
     const req = request({ host: url.hostname, port: url.port, path: url.pathname + url.search, method, agent, headers }, (res) => {
       let text = '';

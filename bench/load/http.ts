@@ -4,6 +4,7 @@
 import { Agent } from 'node:http';
 import { requestText, type TextResponse } from '../lib/http.js';
 import { ndjsonTemplate } from '../lib/events.js';
+import { otlpTemplate } from '../lib/otlp.js';
 import { machineIdleSeconds } from '../lib/proc.js';
 import { percentile, sortNumbers } from '../lib/stats.js';
 
@@ -20,6 +21,8 @@ export interface HttpLoadOptions {
   seqBase: number;
   /** stamp each event's attributes.sent_ms with the send time (tail latency) */
   stamp?: boolean;
+  /** OTLP/HTTP protobuf bodies of perBody spans (bench/lib/otlp.ts) instead of NDJSON events */
+  otlp?: boolean;
 }
 
 export interface HttpLoadResult {
@@ -44,17 +47,19 @@ const opts = JSON.parse(process.argv[2]) as HttpLoadOptions;
 const url = new URL(opts.url);
 const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency });
 const template = ndjsonTemplate(opts.perBody, new Date().toISOString(), opts.stamp === true);
-const ct = opts.contentType ?? 'application/x-ndjson';
+const otlp = opts.otlp ? await otlpTemplate(opts.perBody, Date.now() - 120_000) : undefined;
+const ct = opts.otlp ? 'application/x-protobuf' : (opts.contentType ?? 'application/x-ndjson');
 let seq = opts.seqBase;
 
-function body(): string {
+function body(): string | Buffer {
+  if (otlp) return otlp.render(seq++);
   const b = template.render(seq++);
   if (!opts.stamp) return b;
   // the tail scenario needs the send time inside each event; one replace per body keeps it cheap
   return b.replaceAll('"sent_ms":0', `"sent_ms":${performance.timeOrigin + performance.now()}`);
 }
 
-function post(data: string): Promise<TextResponse> {
+function post(data: string | Buffer): Promise<TextResponse> {
   return requestText(agent, url, 'POST', { 'content-type': ct, 'content-length': Buffer.byteLength(data) }, data);
 }
 
@@ -74,8 +79,9 @@ async function one(): Promise<void> {
     const res = await post(data);
     const ms = performance.now() - t0;
     if (res.status >= 200 && res.status < 300) {
-      // count what the server says it accepted: a body dropped as duplicates must not count
-      const accepted = (JSON.parse(res.text) as { accepted?: number }).accepted ?? 0;
+      // count what the server says it accepted: a body dropped as duplicates must not count; an
+      // OTLP answer is empty when every span was taken (partial_success otherwise)
+      const accepted = otlp ? (res.text.length === 0 ? opts.perBody : 0) : ((JSON.parse(res.text) as { accepted?: number }).accepted ?? 0);
       if (accepted !== opts.perBody) {
         errors++;
         firstError ??= `accepted ${accepted} of ${opts.perBody}: ${res.text.slice(0, 200)}`;

@@ -112,8 +112,9 @@ describe('SpanMapper', () => {
     expect(out.events.map((e) => e.type)).toEqual(['workflow.started', 'tool.called']);
   });
 
-  it('never copies prompts or completions to the tail', () => {
-    const out = mapper().map(req(span(1, { 'gen_ai.operation.name': 'chat', 'gen_ai.input.messages': 'secret', 'input.value': 'secret', 'gen_ai.request.model': 'm' }, 0, 1)));
+  it('with spanAttributes, copies span attributes to the tail but never prompts or completions', () => {
+    expect(mapper().map(req(span(1, { 'gen_ai.operation.name': 'chat' }, 0, 1))).events.at(-1)!.attributes).not.toHaveProperty('span');
+    const out = new SpanMapper({ prices: {}, maxTokensPerSpan: 1000, traceCacheSize: 100, spanAttributes: true }).map(req(span(1, { 'gen_ai.operation.name': 'chat', 'gen_ai.input.messages': 'secret', 'input.value': 'secret', 'gen_ai.request.model': 'm' }, 0, 1)));
     const attrs = out.events.at(-1)!.attributes as { span: Record<string, unknown> };
     expect(attrs.span).toEqual({ 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'm' });
   });

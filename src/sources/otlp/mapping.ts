@@ -74,6 +74,8 @@ export interface MappingOptions {
   maxTokensPerSpan: number;
   /** traces remembered for run starts and workflow types across requests */
   traceCacheSize: number;
+  /** copy each span's attributes (without prompts and completions) into attributes.span for the tail */
+  spanAttributes?: boolean;
 }
 
 export const DEFAULT_MAX_TOKENS_PER_SPAN = 10_000_000; // ten times the largest context windows offered today
@@ -408,9 +410,12 @@ export class SpanMapper {
             span_kind: SPAN_KINDS[s.kind] ?? UNKNOWN,
             scope: s.scope,
             ...(s.statusMessage ? { status_message: s.statusMessage } : {}),
-            span: tailAttributes(s.attrs),
+            ...(this.opts.spanAttributes ? { span: tailAttributes(s.attrs) } : {}),
           },
         };
+        // a start event carries the ids alone: the end event has the rest (and each attribute costs
+        // validation, the tail's copy and its JSON, per event)
+        const startAttrs = { trace_id: s.traceId, span_id: s.spanId };
         const id = `${s.traceId}:${s.spanId}`;
         const outcome = s.error ? 'failed' : 'completed';
         if (s === run) {
@@ -425,13 +430,13 @@ export class SpanMapper {
           case 'agent': {
             const name = cut(str(s.attrs, ATTR.agentName) ?? str(s.attrs, ATTR.entityName) ?? agentNameOf(s));
             const task = { id: s.spanId, name };
-            push({ ...base, duration_ms: undefined, id: `${id}:task.started`, type: 'task.started', time: s.startMs, agent: name, task }, s.startMs, 0);
+            push({ ...base, duration_ms: undefined, attributes: startAttrs, id: `${id}:task.started`, type: 'task.started', time: s.startMs, agent: name, task }, s.startMs, 0);
             push({ ...base, id: `${id}:task.${outcome}`, type: `task.${outcome}`, time: s.endMs, agent: name, task }, s.endMs, 1);
             break;
           }
           case 'task': {
             const stage = cut(str(s.attrs, ATTR.entityName) ?? str(s.attrs, ATTR.workflowName) ?? s.name);
-            push({ ...base, duration_ms: undefined, id: `${id}:stage.started`, type: 'stage.started', time: s.startMs, stage, agent }, s.startMs, 0);
+            push({ ...base, duration_ms: undefined, attributes: startAttrs, id: `${id}:stage.started`, type: 'stage.started', time: s.startMs, stage, agent }, s.startMs, 0);
             push({ ...base, id: `${id}:stage.${outcome}`, type: `stage.${outcome}`, time: s.endMs, stage, agent }, s.endMs, 1);
             break;
           }

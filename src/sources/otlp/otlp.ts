@@ -78,7 +78,7 @@ export class OtlpSource implements Source {
     private readonly metrics: Metrics,
     readonly logger: Logger,
   ) {
-    this.mapper = new SpanMapper({ prices: config.prices, maxTokensPerSpan: config.maxTokensPerSpan, traceCacheSize: config.traceCacheSize });
+    this.mapper = new SpanMapper({ prices: config.prices, maxTokensPerSpan: config.maxTokensPerSpan, traceCacheSize: config.traceCacheSize, spanAttributes: config.spanAttributes });
     this.log = new RateLimitedLog(logger, 20);
     otlpTypes(); // parse the .proto files now: a broken install fails at start, not on the first request
   }

@@ -1,0 +1,88 @@
+// OTLP/HTTP protobuf ingest: the exporter's otlp source (decode, span mapping, the whole pipeline)
+// beside a floor that only decodes the same bodies with the same protobufjs types; rounds
+// interleaved. Then the exporter alone at a fixed 10,000 spans/s for its answer latency.
+import type { Ctx, ScenarioOutput } from '../lib/context.js';
+import { httpLoad, type LoadRun } from '../lib/measure.js';
+import { freePort } from '../lib/proc.js';
+import { judge } from '../lib/results.js';
+import { ratios, stat, statJson } from '../lib/stats.js';
+import { startExporter, startRef, stopServer, type Server } from '../lib/subjects.js';
+import { subjectFrom } from './http.js';
+
+export const SPANS_PER_BODY = 512; // the OpenTelemetry SDKs' default export batch (BatchSpanProcessor)
+const CONCURRENCY = 4;
+const FIXED_RATE = 10_000; // spans/s for the latency target
+
+export function otlpExporterConfig(): Record<string, unknown> {
+  return { demo: false, http: false, sources: [{ kind: 'otlp' }], log: { level: 'warn' } };
+}
+
+export async function otlpIngest(ctx: Ctx): Promise<ScenarioOutput> {
+  const servers: Server[] = [];
+  try {
+    const exporter = await startExporter('otlp-exporter', otlpExporterConfig(), ctx.dir, await freePort(), ctx.exporterNodeArgs);
+    servers.push(exporter);
+    servers.push(await startRef('otlp-floor', 'otlp.js', []));
+    const results = new Map<string, LoadRun[]>(servers.map((s) => [s.id, []]));
+    let seq = 1;
+    const load = { perBody: SPANS_PER_BODY, concurrency: CONCURRENCY, warmupS: 1, otlp: true, path: '/v1/traces' };
+    for (const s of servers) {
+      ctx.log(`otlp: warming ${s.id}`);
+      await httpLoad(s, { ...load, warmupS: ctx.warmupS, measureS: 1, seqBase: (seq += 100_000) });
+    }
+    for (let run = 0; run < ctx.runs; run++) {
+      for (let k = 0; k < servers.length; k++) {
+        const s = servers[(run + k) % servers.length];
+        const r = await httpLoad(s, { ...load, measureS: ctx.measureS, seqBase: (seq += 100_000) });
+        if (r.load.errors > 0) ctx.errors.push(`otlp ${s.id} run ${run}: ${r.load.errors} failed requests, first: ${r.load.firstError}`);
+        results.get(s.id)!.push(r);
+        ctx.log(`otlp run ${run + 1}/${ctx.runs} ${s.id}: ${Math.round(r.load.eventsPerSec)} spans/s, ${Math.round(r.load.events / r.window.cpuS)} spans/CPU-s, p99 ${r.load.latencyP99Ms.toFixed(1)} ms`);
+      }
+    }
+    const fixed: LoadRun[] = [];
+    for (let run = 0; run < ctx.runs; run++) {
+      const r = await httpLoad(exporter, { ...load, rate: FIXED_RATE, concurrency: 16, measureS: ctx.measureS, seqBase: (seq += 100_000) });
+      if (r.load.errors > 0) ctx.errors.push(`otlp fixed-rate run ${run}: ${r.load.errors} failed requests, first: ${r.load.firstError}`);
+      fixed.push(r);
+      ctx.log(`otlp at ${FIXED_RATE} spans/s run ${run + 1}/${ctx.runs}: p99 ${r.load.latencyP99Ms.toFixed(1)} ms, RSS ${Math.round(r.window.rssMaxMiB)} MiB`);
+    }
+    const ex = results.get('otlp-exporter')!;
+    const floor = results.get('otlp-floor')!;
+    const sps = (rs: LoadRun[]) => rs.map((r) => r.load.eventsPerSec);
+    const spc = (rs: LoadRun[]) => rs.map((r) => r.load.events / r.window.cpuS);
+    const vsFloor = ratios(sps(ex), sps(floor));
+    const ratio = Number.isFinite(vsFloor.median) ? vsFloor.median : null;
+    const rate = stat(sps(ex)).median;
+    const p99 = stat(fixed.map((r) => r.load.latencyP99Ms)).median;
+    const rss = Math.max(...ex.map((r) => r.window.rssMaxMiB), ...fixed.map((r) => r.window.rssMaxMiB));
+    return {
+      scenario: {
+        id: 'otlp-ingest',
+        title: `OTLP/HTTP protobuf ingest (batches of ${SPANS_PER_BODY} spans)`,
+        setup:
+          `POST /v1/traces, ${SPANS_PER_BODY} spans per body (8 traces of a workflow, 7 agents, 28 model calls with tokens, 28 tool calls; GenAI conventions; fresh trace ids per body), ${CONCURRENCY} keep-alive connections from a separate load-generator process; ` +
+          `exporter = node dist/cli.js serve with an otlp source (decode, span mapping, validate, lifecycle state, metrics with exemplars, tail with no clients); floor = bare fastify route decoding the same bodies with the same protobufjs types. ` +
+          `Then the exporter alone at ${FIXED_RATE} spans/s (open loop) for the answer latency. Warm-up ${ctx.warmupS} s per subject, then ${ctx.measureS} s per run;`,
+        runs: ctx.runs,
+        subjects: [
+          { ...subjectFrom('exporter', 'exporter (otlp source, full pipeline)', ex) },
+          { ...subjectFrom('floor', 'floor: fastify + protobufjs decode', floor) },
+          { ...subjectFrom('exporter-10k', `exporter at ${FIXED_RATE} spans/s`, fixed) },
+        ],
+        ratios: [
+          { name: 'exporter / floor', metric: 'spans/s', of: 'exporter', to: 'floor', value: statJson(vsFloor.values) },
+          { name: 'exporter / floor', metric: 'spans/CPU-s', of: 'exporter', to: 'floor', value: statJson(ratios(spc(ex), spc(floor)).values) },
+        ],
+        notes: ['events/s in the subject rows are spans/s here'],
+      },
+      targets: [
+        { id: 'otlp-vs-floor', description: 'OTLP ingest ≥ 0.5× the decode-only floor', value: ratio, threshold: 0.5, comparison: '>=', unit: '×', pass: judge(ratio, '>=', 0.5), detail: `${Math.round(rate)} vs ${Math.round(stat(sps(floor)).median)} spans/s` },
+        { id: 'otlp-rate', description: 'OTLP ingest ≥ 50,000 spans/s', value: rate, threshold: 50_000, comparison: '>=', unit: 'spans/s', pass: judge(rate, '>=', 50_000), detail: `median of ${ex.length} runs` },
+        { id: 'otlp-p99', description: `OTLP answer p99 < 50 ms at ${FIXED_RATE} spans/s`, value: p99, threshold: 50, comparison: '<', unit: 'ms', pass: judge(p99, '<', 50), detail: `median of ${fixed.length} runs` },
+        { id: 'otlp-rss', description: 'OTLP ingest RSS < 256 MiB', value: rss, threshold: 256, comparison: '<', unit: 'MiB', pass: judge(rss, '<', 256), detail: 'peak over all runs' },
+      ],
+    };
+  } finally {
+    for (const s of servers) await stopServer(s);
+  }
+}
