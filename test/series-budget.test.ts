@@ -110,6 +110,18 @@ describe('series budgets', () => {
     expect(value(await t.scrape(), 'workflow_exporter_series_overflow_total', { metric: 'workflow_runs_active', limit: 'metric' })).toBe(3);
   });
 
+  it('budgets the error type of gen_ai_client_operation_duration_seconds like its other labels', async () => {
+    // 14 buckets: 17 series a label set, a budget of 3 label sets
+    t = await startApp({ metrics: { seriesBudgets: { gen_ai_client_operation_duration_seconds: 17 * 3 } } }, { listen: false });
+    const now = new Date().toISOString();
+    await post(Array.from({ length: 10 }, (_, i) => ({ id: `e${i}`, type: 'agent.error', time: now, source: 'gw', agent: 'coder', model: 'm1', duration_ms: 500, attributes: { error_type: `err-${i}` } })));
+    const text = await t.scrape();
+    const sets = labelSets(text, 'gen_ai_client_operation_duration_seconds_count');
+    expect(sets.map((s) => s.labels.error_type)).toEqual(['err-0', 'err-1', 'err-2', '__overflow__']);
+    expect(value(text, 'gen_ai_client_operation_duration_seconds_count')).toBe(10);
+    expect(value(text, 'workflow_exporter_series_overflow_total', { metric: 'gen_ai_client_operation_duration_seconds', limit: 'metric' })).toBe(7);
+  });
+
   it('refuses a seriesBudgets entry that names no metric of the catalog', async () => {
     await expect(startApp({ metrics: { seriesBudgets: { workflow_tool_calls: 10 } } }, { listen: false })).rejects.toThrow(/unknown metric workflow_tool_calls/);
   });

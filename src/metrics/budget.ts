@@ -64,12 +64,13 @@ export class FamilyBudget {
   }
 
   /** A combination folded into __overflow__: counted, and its values remembered as offenders. */
-  refuse(limit: BudgetLimit, a: string, b?: string, c?: string): void {
+  refuse(limit: BudgetLimit, a: string, b?: string, c?: string, d?: string): void {
     this.refused += 1;
     this.count(this.name, limit);
     this.offend(0, a);
     if (b !== undefined) this.offend(1, b);
     if (c !== undefined) this.offend(2, c);
+    if (d !== undefined) this.offend(3, d);
   }
 
   private offend(i: number, v: string): void {

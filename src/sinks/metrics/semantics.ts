@@ -25,8 +25,8 @@ export class SemanticsSink implements Sink {
     input: Children<Obs>;
     output: Children<Obs>;
     ok: Children<Obs>;
-    failed: Children<Map<string, Obs>>;
-    make: (values: string[]) => Obs;
+    /** by operation, provider, model and error type: the error type takes budget like any label */
+    failed: Children<Obs>;
   };
 
   constructor(
@@ -38,15 +38,14 @@ export class SemanticsSink implements Sink {
   ) {
     const b = m.budgets;
     if (genai) {
-      // four labels: the fourth (token type, error type) is fixed per handle set, or a map below
+      // four labels: the fourth is fixed per handle set (token type; error type '' when ok), or a label
       const tokens = b.family(m.genaiTokenUsage as unknown as { name: string; labelNames: string[]; upperBounds: number[] });
       const dur = b.family(m.genaiOperationDuration as unknown as { name: string; labelNames: string[]; upperBounds: number[] });
       this.genai = {
         input: new Children((v) => new HistogramSeries(m.genaiTokenUsage, [...v, 'input']), tokens),
         output: new Children((v) => new HistogramSeries(m.genaiTokenUsage, [...v, 'output']), tokens),
         ok: new Children((v) => new HistogramSeries(m.genaiOperationDuration, [...v, '']), dur),
-        failed: new Children(() => new Map<string, Obs>(), dur),
-        make: (v) => new HistogramSeries(m.genaiOperationDuration, v),
+        failed: new Children((v) => new HistogramSeries(m.genaiOperationDuration, v), dur),
       };
     }
     this.tokens = counterChildren(m.agentTokens, b);
@@ -117,9 +116,6 @@ export class SemanticsSink implements Sink {
     }
     // the conventions' fallback when the error has no type of its own
     const errorType = g.value('error_type', str('error_type') ?? '_OTHER');
-    const byType = gen.failed.get(op, provider, model);
-    let h = byType.get(errorType);
-    if (h === undefined) byType.set(errorType, (h = gen.make([op, provider, model, errorType])));
-    h.observe(d, exemplarOf(e));
+    gen.failed.get(op, provider, model, errorType).observe(d, exemplarOf(e));
   }
 }

@@ -42,6 +42,7 @@ export class Children<T> {
   private readonly one = new Map<string, T>();
   private readonly two = new Map<string, Map<string, T>>();
   private readonly three = new Map<string, Map<string, Map<string, T>>>();
+  private readonly four = new Map<string, Map<string, Map<string, Map<string, T>>>>();
   private overflow?: T;
 
   constructor(
@@ -50,17 +51,18 @@ export class Children<T> {
     private readonly family?: FamilyBudget,
   ) {}
 
-  get(a: string, b?: string, c?: string): T {
+  get(a: string, b?: string, c?: string, d?: string): T {
     if (b === undefined) return this.one.get(a) ?? this.miss(a);
     if (c === undefined) return this.two.get(a)?.get(b) ?? this.miss(a, b);
-    return this.three.get(a)?.get(b)?.get(c) ?? this.miss(a, b, c);
+    if (d === undefined) return this.three.get(a)?.get(b)?.get(c) ?? this.miss(a, b, c);
+    return this.four.get(a)?.get(b)?.get(c)?.get(d) ?? this.miss(a, b, c, d);
   }
 
-  private miss(a: string, b?: string, c?: string): T {
+  private miss(a: string, b?: string, c?: string, d?: string): T {
     const limit = this.family?.take();
     if (limit !== undefined) {
-      this.family!.refuse(limit, a, b, c);
-      return this.overflowChild(b === undefined ? 1 : c === undefined ? 2 : 3);
+      this.family!.refuse(limit, a, b, c, d);
+      return this.overflowChild(b === undefined ? 1 : c === undefined ? 2 : d === undefined ? 3 : 4);
     }
     if (b === undefined) {
       const child = this.make([a]);
@@ -68,18 +70,17 @@ export class Children<T> {
       return child;
     }
     if (c === undefined) {
-      let byB = this.two.get(a);
-      if (byB === undefined) this.two.set(a, (byB = new Map()));
       const child = this.make([a, b]);
-      byB.set(b, child);
+      level(this.two, a).set(b, child);
       return child;
     }
-    let byB = this.three.get(a);
-    if (byB === undefined) this.three.set(a, (byB = new Map()));
-    let byC = byB.get(b);
-    if (byC === undefined) byB.set(b, (byC = new Map()));
-    const child = this.make([a, b, c]);
-    byC.set(c, child);
+    if (d === undefined) {
+      const child = this.make([a, b, c]);
+      level(level(this.three, a), b).set(c, child);
+      return child;
+    }
+    const child = this.make([a, b, c, d]);
+    level(level(level(this.four, a), b), c).set(d, child);
     return child;
   }
 
@@ -90,6 +91,13 @@ export class Children<T> {
     }
     return this.overflow;
   }
+}
+
+/** The map under `key`, made on first use. */
+function level<V>(m: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  let next = m.get(key);
+  if (next === undefined) m.set(key, (next = new Map()));
+  return next;
 }
 
 /** The budget of a metric's family, or undefined for the exporter's own (workflow_exporter_*) metrics. */
