@@ -143,6 +143,47 @@ describe('nats-jetstream source', () => {
     }
   });
 
+  it('recreates a deleted durable at the oldest message whose batch failed, not after the newest one counted', async () => {
+    const stream = uniqueName('WFX_T');
+    const prefix = uniqueName('wfx.t').replace(/_/g, '-');
+    b.streams.push(stream);
+    const events = (group: string) =>
+      Array.from({ length: 5 }, (_, i) => ({ id: `${prefix}-${group}${i}`, type: 'agent.heartbeat', time: new Date().toISOString(), source: 'resume-test', agent: 'a' }));
+    // batch A fails in this sink (and is nak'd for redelivery) until the durable is gone; batch B goes through
+    let failA = true;
+    const taken = new Set<string>();
+    const gate = {
+      name: 'gate',
+      write: (batch: { events: { id: string }[] }) => {
+        if (failA && batch.events.some((e) => e.id.startsWith(`${prefix}-a`))) throw new Error('sink down');
+        for (const e of batch.events) taken.add(e.id);
+      },
+    };
+    const t = await startApp(
+      { http: false, sources: [{ kind: 'nats-jetstream', servers: [b.nurl], streams: [{ stream, subjects: [`${prefix}.>`], durable: 'wfx-resume' }], create: true, batch: 16 }] },
+      { beforeStart: (app) => app.pipeline.addSink(gate) },
+    );
+    try {
+      await publish(`${prefix}.e`, events('a')); // sequences 1-5
+      await waitFor('batch A failed', async () => value(await t.scrape(), 'workflow_exporter_source_errors_total', { kind: 'sink_failed' }) >= 1);
+      await publish(`${prefix}.e`, events('b')); // sequences 6-10, counted while A waits for its redelivery
+      await waitFor('batch B taken', () => events('b').every((e) => taken.has(e.id)));
+      for (let attempt = 0; attempt < 20; attempt++) {
+        // a delete racing the consumer's own writes can be refused by nats-server 2.9; an operator retries
+        if (await b.jsm.consumers.delete(stream, 'wfx-resume').then(() => true, () => false)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      failA = false;
+      // after the newest counted (10) the new durable would start at 11 and A would never come back
+      await waitFor('batch A taken from the recreated durable', () => events('a').every((e) => taken.has(e.id)), 15_000);
+      const text = await t.scrape();
+      expect(value(text, 'workflow_exporter_source_errors_total', { kind: 'consumer_recreated' })).toBe(1);
+      expect((await b.jsm.consumers.info(stream, 'wfx-resume')).config.opt_start_seq).toBe(1);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('publishes dead letters to a NATS subject when configured', async () => {
     const stream = uniqueName('WFX_T');
     const prefix = uniqueName('wfx.t').replace(/_/g, '-');
