@@ -56,7 +56,7 @@ export class FamilyBudget {
     return undefined;
   }
 
-  /** The overflow label set itself: always admitted (one per family, so the cap is exceeded by at most that). */
+  /** An overflow label set: always admitted, one per series cache (a family has one or two), so the cap is passed by at most those. */
   takeOverflow(): void {
     this.all.force(this.cost);
     this.series += this.cost;

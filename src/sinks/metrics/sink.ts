@@ -34,7 +34,7 @@ export function exemplarOf(e: WorkflowEvent): ExemplarLabels | undefined {
  * handle adds to the series directly (series.ts) where prom-client would hash a label object per call.
  *
  * A combination seen for the first time takes room in its family's series budget; when the budget
- * (or the cap on all series) is full it is counted and gets the family's one overflow series, whose
+ * (or the cap on all series) is full it is counted and gets this cache's one overflow series, whose
  * labels are all __overflow__. Refused combinations are not cached, so the cache never holds more
  * than the budget admits.
  */
