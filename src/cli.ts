@@ -14,7 +14,7 @@ Usage:
                           [--otlp-endpoint URL]   push metrics and batch traces over OTLP/HTTP
   workflow-exporter check-config FILE
   workflow-exporter replay FILE [--config FILE] [--serve] [--no-progress]
-  workflow-exporter simulate --to nats|redis|http [--rate N] [--duration S] [--url U]
+  workflow-exporter simulate --to nats|redis|http|otlp [--rate N] [--duration S] [--url U]
                              [--subject S] [--stream NAME] [--key K] [--seed N] [--time-scale X]
   workflow-exporter generate [--out DIR] [--config FILE]
 
@@ -167,7 +167,7 @@ async function simulateCmd(args: string[]): Promise<void> {
     },
   });
   const to = values.to;
-  if (to !== 'nats' && to !== 'redis' && to !== 'http') throw new ConfigError('--to must be nats, redis or http', [{ path: 'to', message: 'invalid' }]);
+  if (to !== 'nats' && to !== 'redis' && to !== 'http' && to !== 'otlp') throw new ConfigError('--to must be nats, redis, http or otlp', [{ path: 'to', message: 'invalid' }]);
   const rate = num(values.rate, 'rate')!;
   const durationS = num(values.duration, 'duration')!;
   // loaded for this command only: it brings the NATS and Redis clients, which `serve` loads on demand
@@ -177,7 +177,10 @@ async function simulateCmd(args: string[]): Promise<void> {
       ? await natsPublisher(values.url ?? 'nats://127.0.0.1:4222', values.stream!, values.subject!)
       : to === 'redis'
         ? await redisPublisher(values.url ?? 'redis://127.0.0.1:6379', values.key!)
-        : httpPublisher(values.url ?? 'http://127.0.0.1:9477/api/events');
+        : to === 'otlp'
+          ? // the demo's events as GenAI spans (sources/otlp/from-events.ts) to an otlp source
+            (await import('./sources/otlp/from-events.js')).otlpPublisher(values.url ?? 'http://127.0.0.1:9477/v1/traces')
+          : httpPublisher(values.url ?? 'http://127.0.0.1:9477/api/events');
   const res = await simulate(
     { to, rate, durationS, seed: num(values.seed, 'seed'), timeScale: num(values['time-scale'], 'time-scale'), progress: !values['no-progress'] && process.stderr.isTTY === true },
     publisher,

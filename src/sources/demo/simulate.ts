@@ -1,4 +1,4 @@
-// `simulate`: publishes demo traffic to a real bus (NATS JetStream, Redis Streams or HTTP) at a set rate.
+// `simulate`: publishes demo traffic to a real bus (NATS JetStream, Redis Streams, HTTP, or OTLP spans) at a set rate.
 import cliProgress from 'cli-progress';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -9,7 +9,7 @@ import { DemoGenerator } from './generator.js';
 export const SIMULATE_TICK_MS = 50;
 
 export interface SimulateOptions {
-  to: 'nats' | 'redis' | 'http';
+  to: 'nats' | 'redis' | 'http' | 'otlp';
   rate: number;
   durationS: number;
   url?: string;
