@@ -153,7 +153,7 @@ function buildCore(config: Config, opts: AppOptions): Core {
   checkSharedDedupe(config);
   const store: LifecycleStore =
     config.state.backend === 'redis'
-      ? new RedisLifecycleStore({ url: config.state.redisUrl, cluster: config.state.cluster, sentinel: config.state.sentinel }, config.state.prefix, config.state.ttlSeconds, countAnomaly)
+      ? new RedisLifecycleStore({ url: config.state.redisUrl, cluster: config.state.cluster, sentinel: config.state.sentinel, passwordFile: config.state.passwordFile }, config.state.prefix, config.state.ttlSeconds, countAnomaly)
       : new MemoryLifecycleStore(config.state.maxEntries, countAnomaly);
   const redactor = compileRedaction(config.redact);
   // rejected messages are redacted by the same paths before the ring and the dead-letter buses keep them

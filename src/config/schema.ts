@@ -93,10 +93,12 @@ const redisTopology = {
     .describe(
       'seed nodes of a Redis Cluster (redis://host:port; a few are enough, the rest are discovered); url is then unused. Keys used together must share a hash slot: name them with one hash tag, e.g. {wfx}:events',
     ),
+  passwordFile: z.string().optional().describe('file holding the Redis password (AUTH), for a server, every node of a cluster, or a Sentinel-managed master; never the password inline'),
   sentinel: z
     .object({
       name: z.string().min(1).describe('the master name the sentinels monitor'),
       sentinels: z.array(z.string().min(1)).min(1).describe('sentinel addresses, redis://host:port'),
+      passwordFile: z.string().optional().describe("file holding the sentinels' own password (their requirepass), when they have one"),
     })
     .strict()
     .optional()
@@ -109,7 +111,6 @@ const redisSource = z
     ...decodeOptions,
     url: z.string().default('redis://127.0.0.1:6379'),
     ...redisTopology,
-    passwordFile: z.string().optional(),
     keys: z.array(z.string().min(1)).min(1).describe('stream keys to read'),
     group: z.string().min(1).default('workflow-exporter').describe('consumer group, shared by replicas'),
     consumer: z.string().min(1).optional().describe('consumer name; defaults to hostname-pid'),

@@ -3,13 +3,16 @@
 // own support, so failovers are followed by the client rather than by us.
 import type { ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import { loadRedis } from './bus-clients.js';
+import { readSecretFile } from './secret.js';
 
 export interface RedisTopology {
   url: string;
   /** seed nodes of a Redis Cluster; url is then unused */
   cluster?: string[];
   /** a master the sentinels monitor; url is then unused */
-  sentinel?: { name: string; sentinels: string[] };
+  sentinel?: { name: string; sentinels: string[]; passwordFile?: string };
+  /** the Redis password, read from this file (for every node of a cluster, or the sentinels' master) */
+  passwordFile?: string;
 }
 
 function hostPort(address: string): { host: string; port: number } {
@@ -31,10 +34,14 @@ export function describeTopology(t: RedisTopology): string {
  */
 export async function openRedis(t: RedisTopology, options: RedisOptions, clusterOptions: ClusterOptions = {}): Promise<Redis> {
   const { Redis, Cluster } = await loadRedis();
+  const password = options.password ?? readSecretFile(t.passwordFile);
+  const withAuth = password !== undefined ? { ...options, password } : options;
   if (t.cluster) {
-    const { lazyConnect, ...perNode } = options;
+    const { lazyConnect, ...perNode } = withAuth;
     return new Cluster(t.cluster.map(hostPort), { lazyConnect, ...clusterOptions, redisOptions: perNode }) as unknown as Redis;
   }
-  if (t.sentinel) return new Redis({ ...options, sentinels: t.sentinel.sentinels.map(hostPort), name: t.sentinel.name });
-  return new Redis(t.url, options);
+  if (t.sentinel) {
+    return new Redis({ ...withAuth, sentinels: t.sentinel.sentinels.map(hostPort), name: t.sentinel.name, sentinelPassword: readSecretFile(t.sentinel.passwordFile) });
+  }
+  return new Redis(t.url, withAuth);
 }

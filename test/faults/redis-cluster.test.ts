@@ -2,6 +2,8 @@
 // on a test-started cluster (3 masters, 1 replica each) and on a Sentinel-managed master; the master
 // holding the stream and the state is SIGKILLed under steady publishing and its replica takes over.
 // Counted: events lost (of what Redis acknowledged as replicated), duplicates, time until flowing again.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { value } from '../helpers/metrics.js';
@@ -20,14 +22,14 @@ let lastSendError = '';
  * wrote it): Redis replicates asynchronously, and an entry only the dead master held is the
  * failover's loss, not the exporter's. Explicit ids make a retried XADD refuse a duplicate.
  */
-function replicatedTraffic(master: () => Promise<{ host: string; port: number }>, key: string): Traffic {
+function replicatedTraffic(master: () => Promise<{ host: string; port: number }>, key: string, password?: string): Traffic {
   let conn: Redis | undefined;
   return new Traffic({
     async send(events, firstSeq) {
       try {
         if (!conn) {
           const at = await master();
-          conn = new Redis({ ...at, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+          conn = new Redis({ ...at, password, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
           conn.on('error', () => {});
           await conn.connect();
         }
@@ -165,16 +167,21 @@ describe('Redis Cluster (3 masters, 1 replica each): the stream and the state on
   }, 240_000);
 });
 
-describe('Sentinel-managed Redis (master, replica, one sentinel)', () => {
+describe('Sentinel-managed Redis (master, replica, one sentinel, each with a password)', () => {
   it('follows the sentinel to the promoted replica: nothing replicated lost', async () => {
-    const { master, replica, sentinel } = await procs.redisSentinel('wfx', 1000);
-    const where = { sentinel: { name: 'wfx', sentinels: [sentinel.url] } };
+    const passwords = { redis: 'redis-secret', sentinel: 'sentinel-secret' };
+    const { master, replica, sentinel } = await procs.redisSentinel('wfx', 1000, passwords);
+    // passwords from files, as the exporter takes every secret
+    const secrets = procs.dir('secrets');
+    writeFileSync(join(secrets, 'redis'), `${passwords.redis}\n`);
+    writeFileSync(join(secrets, 'sentinel'), `${passwords.sentinel}\n`);
+    const where = { passwordFile: join(secrets, 'redis'), sentinel: { name: 'wfx', sentinels: [sentinel.url], passwordFile: join(secrets, 'sentinel') } };
     const key = 'wfx:sentinel:events';
     const exporters = [await procs.exporter(exporterConfig(where, key, 'wfx_sentinel', 'replica-0'))];
     const traffic = replicatedTraffic(async () => {
       const [host, port] = sentinel.cli('--raw', 'sentinel', 'get-master-addr-by-name', 'wfx').trim().split('\n');
       return { host, port: Number(port) };
-    }, key);
+    }, key, passwords.redis);
     const f = await failover({
       fault: 'Sentinel-managed master SIGKILLed',
       exporters,

@@ -182,6 +182,8 @@ export class RedisServer extends Broker {
     readonly persistent: boolean,
     extraArgs: string[] = [],
     name: 'redis-server' | 'redis-sentinel' = 'redis-server',
+    /** its requirepass, given to redis-cli */
+    readonly password?: string,
   ) {
     super(
       'redis-server',
@@ -200,7 +202,8 @@ export class RedisServer extends Broker {
 
   /** `redis-cli -p <port> <args>`, its output (throws with it when the command fails). */
   cli(...args: string[]): string {
-    return execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(this.port), ...args], { encoding: 'utf8', timeout: 30_000 });
+    const auth = this.password ? ['-a', this.password, '--no-auth-warning'] : [];
+    return execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(this.port), ...auth, ...args], { encoding: 'utf8', timeout: 30_000 });
   }
 }
 
@@ -414,13 +417,25 @@ export class Processes {
     return nodes;
   }
 
-  /** A master, a replica of it, and one sentinel (quorum 1) watching it as `name`, failing over after `downAfterMs`. */
-  async redisSentinel(name = 'wfx', downAfterMs = 1000): Promise<{ master: RedisServer; replica: RedisServer; sentinel: RedisServer }> {
-    const master = await this.redis();
-    const replicaDir = this.dir('redis-replica');
-    const replica = new RedisServer(await freePort(), replicaDir, join(replicaDir, 'redis.log'), false, ['--replicaof', '127.0.0.1', String(master.port)]);
-    this.procs.push(replica);
-    await replica.start();
+  /**
+   * A master, a replica of it, and one sentinel (quorum 1) watching it as `name`, failing over after
+   * `downAfterMs`; with `passwords`, the two servers require `redis` and the sentinel `sentinel`.
+   */
+  async redisSentinel(
+    name = 'wfx',
+    downAfterMs = 1000,
+    passwords?: { redis: string; sentinel: string },
+  ): Promise<{ master: RedisServer; replica: RedisServer; sentinel: RedisServer }> {
+    const auth = passwords ? ['--requirepass', passwords.redis, '--masterauth', passwords.redis] : [];
+    const server = async (what: string, extra: string[]) => {
+      const dir = this.dir(what);
+      const r = new RedisServer(await freePort(), dir, join(dir, 'redis.log'), false, [...auth, ...extra], 'redis-server', passwords?.redis);
+      this.procs.push(r);
+      await r.start();
+      return r;
+    };
+    const master = await server('redis-master', []);
+    const replica = await server('redis-replica', ['--replicaof', '127.0.0.1', String(master.port)]);
     const sdir = this.dir('redis-sentinel');
     // sentinel rewrites its config file as it learns the topology: it has to be a file of its own
     writeFileSync(
@@ -430,10 +445,11 @@ export class Processes {
         `sentinel down-after-milliseconds ${name} ${downAfterMs}`,
         `sentinel failover-timeout ${name} 5000`,
         `sentinel parallel-syncs ${name} 1`,
+        ...(passwords ? [`sentinel auth-pass ${name} ${passwords.redis}`, `requirepass ${passwords.sentinel}`] : []),
         '',
       ].join('\n'),
     );
-    const sentinel = new RedisServer(await freePort(), sdir, join(sdir, 'sentinel.log'), false, [], 'redis-sentinel');
+    const sentinel = new RedisServer(await freePort(), sdir, join(sdir, 'sentinel.log'), false, [], 'redis-sentinel', passwords?.sentinel);
     this.procs.push(sentinel);
     await sentinel.start();
     await until('the replica in sync', () => master.cli('info', 'replication').includes('state=online'), 30_000, 100);
