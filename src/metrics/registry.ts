@@ -3,7 +3,7 @@ import type * as Prom from 'prom-client';
 import type { Registry } from 'prom-client';
 import { promClient as client } from '../util/cjs.js';
 import type { Config } from '../config/schema.js';
-import { budgetRows, SeriesBudgets } from './budget.js';
+import { budgetRows, SeriesBudgets, type BudgetLimit } from './budget.js';
 import { OVERFLOW } from './guard.js';
 import { catalog, CONNECTION_CLOSE_REASONS, LIFECYCLE_ANOMALY_KINDS, TAIL_TRANSPORTS, type MetricDef } from './catalog.js';
 import { CounterSeries } from './series.js';
@@ -89,12 +89,18 @@ export function createMetrics(registry: Registry, cfg: Config['metrics'], opts: 
   const providers: ScrapeProviders = {};
   const seriesOverflow = counter(registry, catalog.seriesOverflow);
   const refusals = new Map<string, CounterSeries>();
-  const budgets = new SeriesBudgets(cfg, (metric, limit) => {
+  const refusal = (metric: string, limit: BudgetLimit): CounterSeries => {
     const k = `${limit}:${metric}`; // metric names are [a-zA-Z0-9_:]: no value can split this key
     let c = refusals.get(k);
     if (c === undefined) refusals.set(k, (c = new CounterSeries(seriesOverflow, [metric, limit])));
-    c.inc();
-  });
+    return c;
+  };
+  const budgets = new SeriesBudgets(cfg, (metric, limit) => refusal(metric, limit).inc());
+  // The families events feed start at zero for both limits, so the first fold is an increase() the
+  // budget alert sees, and the health dashboard's panel has a series before anything folds.
+  for (const d of Object.values(catalog) as MetricDef[]) {
+    if (d.labels.length > 0 && !d.name.startsWith('workflow_exporter_')) for (const limit of ['metric', 'total'] as const) refusal(d.name, limit).inc(0);
+  }
   // Gauges read at scrape time from the providers; the budgets fold what is past them into one series.
   const collectors: Partial<Record<Key, Collect>> = {
     runsActive: async function () {
