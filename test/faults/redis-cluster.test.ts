@@ -120,13 +120,16 @@ function exporterConfig(where: Record<string, unknown>, key: string, prefix: str
   };
 }
 
-describe('Redis Cluster (3 masters, 1 replica each): the stream and the state on one slot', () => {
+describe('Redis Cluster (3 masters, 1 replica each, a password on every node): the stream and the state on one slot', () => {
   it('loses nothing Redis replicated when the master of that slot is killed; the exporters follow the promoted replica', async () => {
-    const nodes = await procs.redisCluster(3);
+    const password = 'cluster-secret';
+    const nodes = await procs.redisCluster(3, 2000, password);
+    const secrets = procs.dir('secrets');
+    writeFileSync(join(secrets, 'redis'), `${password}\n`);
     // one hash tag for the stream and the state prefix: both live on one master, killed below
     const key = '{wfx-run}:events';
     const prefix = '{wfx-run}';
-    const client = new Cluster(nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), { redisOptions: { maxRetriesPerRequest: 1 }, clusterRetryStrategy: () => 200 });
+    const client = new Cluster(nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), { redisOptions: { maxRetriesPerRequest: 1, password }, clusterRetryStrategy: () => 200 });
     client.on('error', () => {});
     await until('the cluster client ready', () => client.status === 'ready', 20_000, 50);
     const masterOf = async () => {
@@ -137,10 +140,10 @@ describe('Redis Cluster (3 masters, 1 replica each): the stream and the state on
     };
     const master = await masterOf();
     const exporters = [
-      await procs.exporter(exporterConfig({ cluster: seeds(nodes) }, key, prefix, 'replica-0')),
-      await procs.exporter(exporterConfig({ cluster: seeds(nodes) }, key, prefix, 'replica-1')),
+      await procs.exporter(exporterConfig({ cluster: seeds(nodes), passwordFile: join(secrets, 'redis') }, key, prefix, 'replica-0')),
+      await procs.exporter(exporterConfig({ cluster: seeds(nodes), passwordFile: join(secrets, 'redis') }, key, prefix, 'replica-1')),
     ];
-    const traffic = replicatedTraffic(async () => ({ host: '127.0.0.1', port: (await masterOf()).port }), key);
+    const traffic = replicatedTraffic(async () => ({ host: '127.0.0.1', port: (await masterOf()).port }), key, password);
     const f = await failover({
       fault: 'Redis Cluster master of the stream and state slot SIGKILLed',
       exporters,

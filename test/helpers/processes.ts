@@ -400,14 +400,16 @@ export class Processes {
   /**
    * A Redis Cluster of `masters` masters with one replica each (redis-server --cluster-enabled yes,
    * created with redis-cli --cluster create --cluster-replicas 1), node timeout `nodeTimeoutMs` so a
-   * failover takes seconds; resolves once every node reports cluster_state:ok.
+   * failover takes seconds, every node requiring `password` when given; resolves once every node
+   * reports cluster_state:ok.
    */
-  async redisCluster(masters = 3, nodeTimeoutMs = 2000): Promise<RedisServer[]> {
+  async redisCluster(masters = 3, nodeTimeoutMs = 2000, password?: string): Promise<RedisServer[]> {
     const nodes: RedisServer[] = [];
+    const auth = password ? ['--requirepass', password, '--masterauth', password] : [];
     for (let i = 0; i < masters * 2; i++) {
       const dir = this.dir(`redis-cluster-${i}`);
-      const extra = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', String(nodeTimeoutMs)];
-      const r = new RedisServer(await freePort(), dir, join(dir, 'redis.log'), false, extra);
+      const extra = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', String(nodeTimeoutMs), ...auth];
+      const r = new RedisServer(await freePort(), dir, join(dir, 'redis.log'), false, extra, 'redis-server', password);
       this.procs.push(r);
       nodes.push(r);
       await r.start();
