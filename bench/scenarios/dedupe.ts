@@ -54,7 +54,7 @@ async function measure(n: number, redisPid: number, admin: Redis, step: (from: n
 export async function dedupeCost(ctx: Ctx): Promise<ScenarioOutput> {
   // the built modules, loaded here so that a scenario not run never needs them
   const { EventAccounting } = (await import(join(ROOT, 'dist', 'pipeline/accounting.js'))) as Accounting;
-  const { RedisLifecycleStore } = (await import(join(ROOT, 'dist', 'sinks/state/redis.js'))) as State;
+  const { RedisLifecycleStore } = (await import(join(ROOT, 'dist', 'state/redis.js'))) as State;
   const { configFrom } = (await import(join(ROOT, 'dist', 'config/load.js'))) as Load;
   const broker = await ctx.redis();
   const pid = broker.proc.pid!;
