@@ -203,7 +203,12 @@ export class RedisServer extends Broker {
   /** `redis-cli -p <port> <args>`, its output (throws with it when the command fails). */
   cli(...args: string[]): string {
     const auth = this.password ? ['-a', this.password, '--no-auth-warning'] : [];
-    return execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(this.port), ...auth, ...args], { encoding: 'utf8', timeout: 30_000 });
+    try {
+      return execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(this.port), ...auth, ...args], { encoding: 'utf8', timeout: 30_000 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('redis-cli is not installed; the cluster tests create their cluster with it: apt-get install redis-tools (Debian), and put it on PATH');
+      throw err;
+    }
   }
 }
 
