@@ -208,3 +208,38 @@ describe('otlp source: back-pressure, sink failure and auth', () => {
     for (const e of [none, noneGrpc, withToken, withTokenGrpc]) await e.shutdown();
   });
 });
+
+describe('otlp source over gRPC: bad input', () => {
+  it('a truncated message is INVALID_ARGUMENT; one past maxDecompressedBytes, gzip bomb or not, RESOURCE_EXHAUSTED', async () => {
+    const grpc = await import('@grpc/grpc-js');
+    t = await startApp({ sources: [{ kind: 'otlp', grpcPort: 0, maxDecompressedBytes: 1 << 20 }] });
+    const port = t.app.source<OtlpSource>('otlp')!.port('grpc')!;
+    const raw = (b: Buffer) => b;
+    const Client = grpc.makeGenericClientConstructor(
+      { Export: { path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export', requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw } },
+      'TraceService',
+    );
+    const call = (client: InstanceType<typeof Client>, body: Buffer) =>
+      new Promise<{ code: number; details: string }>((resolve) =>
+        (client as unknown as { Export(b: Buffer, cb: (err: { code: number; details: string } | null) => void): void }).Export(body, (err) => resolve(err ?? { code: 0, details: 'ok' })),
+      );
+    const plain = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    // gzip on the wire: 16 MiB of zeros travel as ~16 KiB and inflate past the limit on the server
+    const gzip = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.default_compression_algorithm': 2 });
+    try {
+      const spans = await recordSpans(researchTrace(), Date.now() - 60_000);
+      const whole = Buffer.from(ProtobufTraceSerializer.serializeRequest(spans)!);
+      const truncated = await call(plain, whole.subarray(0, whole.length - 7));
+      expect(truncated.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(truncated.details).toMatch(/undecodable protobuf/);
+      expect((await call(plain, Buffer.alloc(2 << 20))).code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect((await call(gzip, Buffer.alloc(16 << 20))).code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      // and the server still takes a good one
+      expect(await call(gzip, whole)).toEqual({ code: 0, details: 'ok' });
+      expect(value(await t.scrape(), 'workflow_runs_finished_total')).toBe(1);
+    } finally {
+      plain.close();
+      gzip.close();
+    }
+  });
+});
