@@ -132,7 +132,7 @@ describe('otlp source: bad input', () => {
     // each trace is its own run (a root invoke_agent span): the runs counted, the memory bounded
     expect(value(text, 'workflow_runs_finished_total')).toBe(100_000);
     expect(t.app.source<OtlpSource>('otlp')!.mapper.tracesHeld).toBe(1000);
-  });
+  }, 180_000); // 100,000 spans through the whole pipeline: ~20 s on a loaded 2-core machine
 });
 
 describe('otlp source: back-pressure, sink failure and auth', () => {
