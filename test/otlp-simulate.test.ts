@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { CanonicalEventInput } from '../src/events/schema.js';
 import { AGENTS, DemoGenerator } from '../src/sources/demo/generator.js';
 import { otlpPublisher } from '../src/sources/otlp/from-events.js';
-import { startApp, type TestApp } from './helpers/app.js';
+import { startApp, waitFor, type TestApp } from './helpers/app.js';
 import { value } from './helpers/metrics.js';
 
 const apps: TestApp[] = [];
@@ -56,5 +56,23 @@ describe('simulate --to otlp', () => {
     expect(v(b, 'workflow_stage_duration_seconds_count')).toBe(v(a, 'workflow_stage_duration_seconds_count'));
     expect(v(b, 'gen_ai_client_token_usage_count', { gen_ai_provider_name: 'demo' })).toBeGreaterThan(0);
     expect(v(b, 'workflow_exporter_events_rejected_total')).toBe(0);
+  });
+});
+
+describe('the demo source with spans', () => {
+  it('its traffic comes through the otlp mapping: runs, tasks, tokens and cost, trace ids in the tail, exemplars', async () => {
+    const t = await startApp({ sources: [{ kind: 'demo', rate: 400, timeScale: 200, seed: 3, spans: true }], http: false });
+    apps.push(t);
+    await waitFor('finished runs from spans', async () => value(await t.scrape(), 'workflow_runs_finished_total') >= 3, 30_000);
+    const text = await t.scrape();
+    expect(value(text, 'workflow_tasks_total')).toBeGreaterThan(0);
+    expect(value(text, 'workflow_agent_tokens_total')).toBeGreaterThan(0);
+    expect(value(text, 'workflow_agent_cost_usd_total')).toBeGreaterThan(0);
+    expect(value(text, 'workflow_exporter_events_rejected_total')).toBe(0);
+    const page = (await t.app.server.inject({ method: 'GET', url: '/api/events?types=workflow.completed,workflow.failed&limit=5' })).json() as { events: { attributes?: { trace_id?: string } }[] };
+    expect(page.events.length).toBeGreaterThan(0);
+    for (const e of page.events) expect(e.attributes?.trace_id).toMatch(/^[0-9a-f]{32}$/);
+    const open = await t.app.server.inject({ method: 'GET', url: '/metrics', headers: { accept: 'application/openmetrics-text' } });
+    expect(open.body).toMatch(/workflow_task_duration_seconds_bucket\{[^}]*\} \d+ # \{trace_id="[0-9a-f]{32}",span_id="[0-9a-f]{16}"\}/);
   });
 });

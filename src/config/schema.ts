@@ -167,6 +167,10 @@ const demoSource = z
     rate: z.number().min(0.1).max(100_000).default(40).describe('events per second'),
     seed: z.number().int().optional().describe('PRNG seed for reproducible traffic'),
     timeScale: z.number().min(0.001).max(1000).default(1).describe('>1 makes simulated runs finish faster'),
+    spans: z
+      .boolean()
+      .default(false)
+      .describe('send the traffic as GenAI spans through the otlp source\'s mapping, as an instrumented agent framework would: trace ids in the tail, exemplars on the latency histograms'),
   })
   .strict();
 

@@ -55,7 +55,7 @@ export const sourceName = (sc: SourceConfig): string => sc.name ?? descriptorOf(
 export function effectiveSources(config: Config): SourceConfig[] {
   const list = [...config.sources];
   if (config.http && !list.some((s) => s.kind === 'http')) list.push({ kind: 'http', format: 'auto', bodyLimitBytes: 1 << 20, maxEventsPerRequest: 10_000, rateLimit: { max: 0, timeWindowMs: 1000 } });
-  if (config.demo && !list.some((s) => s.kind === 'demo')) list.push({ kind: 'demo', format: 'auto', rate: 40, timeScale: 1 });
+  if (config.demo && !list.some((s) => s.kind === 'demo')) list.push({ kind: 'demo', format: 'auto', rate: 40, timeScale: 1, spans: false });
   const names = new Set<string>();
   for (const [i, s] of list.entries()) {
     const name = sourceName(s);

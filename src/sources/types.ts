@@ -95,7 +95,7 @@ export interface SourceDescriptor<K extends SourceKind, S extends Source = Sourc
     create(source: S, config: Config['control']): ControlBus;
   };
   /** its events carry W3C trace and span ids (attributes.trace_id, span_id): metrics.exemplars auto turns exemplars on */
-  readonly traceIds?: boolean;
+  traceIds?(config: ConfigOf<K>): boolean;
   /** daily budgets (USD) per agent its traffic is sized to; configured agents.budgets override them */
   agentBudgets?(config: ConfigOf<K>): Record<string, number>;
   /** serves routes on the exporter's server; such a source is stopped after the server closed */

@@ -3,7 +3,11 @@
 import type { Logger } from 'pino';
 import type { BatchHandler, Source, SourceStatus } from '../../pipeline/types.js';
 import type { Metrics } from '../../metrics/registry.js';
-import { DemoGenerator, type DemoOptions } from './generator.js';
+import type { CanonicalEventInput } from '../../events/schema.js';
+import { SpanMapper } from '../otlp/mapping.js';
+import { SpansFromEvents } from '../otlp/from-events.js';
+import { decodeProtobuf } from '../otlp/proto.js';
+import { DemoGenerator, MODEL_PRICES, type DemoOptions } from './generator.js';
 
 export const DEMO_TICK_MS = 100; // 10 batches a second: smooth for the live page, cheap for the pipeline
 
@@ -16,22 +20,36 @@ export class DemoSource implements Source {
   private running = false;
   readonly generator: DemoGenerator;
 
+  /** with `spans`: the traffic as OTLP spans and back through the otlp source's mapping */
+  private readonly asSpans?: (events: CanonicalEventInput[]) => CanonicalEventInput[];
+
   constructor(
     readonly name: string,
-    opts: DemoOptions,
+    opts: DemoOptions & { spans?: boolean },
     private readonly logger: Logger,
     private readonly metrics?: Metrics,
     /** the generator's clock; tests pass a fast one to see minutes of traffic in seconds */
     private readonly now: () => number = Date.now,
   ) {
     this.generator = new DemoGenerator(opts, now());
+    if (opts.spans) {
+      const conv = new SpansFromEvents();
+      const prices = Object.fromEntries(Object.entries(MODEL_PRICES).map(([m, p]) => [m, { inputPerMillion: p.in, outputPerMillion: p.out }]));
+      const mapper = new SpanMapper({ prices, maxTokensPerSpan: 10_000_000, traceCacheSize: 100_000 });
+      // encoded and decoded as an exporter's would be: the mapping sees what it sees from the wire
+      this.asSpans = (events) => {
+        const spans = conv.spans(events);
+        return spans.length === 0 ? [] : mapper.map(decodeProtobuf(SpansFromEvents.encode(spans, 'demo-agents'))).events;
+      };
+    }
   }
 
   async start(handler: BatchHandler): Promise<void> {
     this.running = true;
     const tick = async () => {
       if (!this.running) return;
-      const events = this.generator.tick(this.now());
+      const ticked = this.generator.tick(this.now());
+      const events = this.asSpans ? this.asSpans(ticked) : ticked;
       if (events.length > 0) {
         this.inFlight = handler(events.map((value) => ({ value }))).catch((err) => {
           this.metrics?.sourceErrors.labels(this.name, 'batch_failed').inc();

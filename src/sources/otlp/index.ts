@@ -9,7 +9,7 @@ export const otlp: SourceDescriptor<'otlp', OtlpSource> = {
   create: (name, config, { metrics, logger }) => new OtlpSource(name, config, metrics, logger),
   // an answer is the ack: it is sent after every sink took the batch
   acks: false,
-  traceIds: true,
+  traceIds: () => true,
   routes: (server, source, config, { deadLetters, ingestGuard, ingestToken, host }) => {
     source.deadLetters = deadLetters;
     if (config.http) server.register(otlpHttpPlugin, { source, guard: ingestGuard });
