@@ -19,6 +19,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # uid 1000, the `node` user of the base image; k8s/ pins the same uid
 USER node
-EXPOSE 9477
+# 9477: metrics, ingest and the live page; 4318 and 4317: OTLP/HTTP and OTLP/gRPC when an otlp source listens there
+EXPOSE 9477 4318 4317
 ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["serve"]

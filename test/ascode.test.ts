@@ -378,7 +378,7 @@ describe('docker compose (structure; no Docker engine here)', () => {
   it('runs nats, redis, the exporter, prometheus, alertmanager and grafana, each with a healthcheck and ports', () => {
     expect(Object.keys(compose.services)).toEqual(['nats', 'redis', 'exporter', 'prometheus', 'alertmanager', 'grafana']);
     const ports = Object.fromEntries(Object.entries(compose.services).map(([k, v]) => [k, (v as { ports: string[] }).ports]));
-    expect(ports).toEqual({ nats: ['4222:4222'], redis: ['6379:6379'], exporter: ['9477:9477'], prometheus: ['9090:9090'], alertmanager: ['9093:9093'], grafana: ['3000:3000'] });
+    expect(ports).toEqual({ nats: ['4222:4222'], redis: ['6379:6379'], exporter: ['9477:9477', '4318:4318', '4317:4317'], prometheus: ['9090:9090'], alertmanager: ['9093:9093'], grafana: ['3000:3000'] });
     for (const [name, svc] of Object.entries(compose.services) as [string, { healthcheck?: { test: string[] }; depends_on?: Record<string, unknown> }][]) {
       expect(svc.healthcheck?.test[0], name).toBe('CMD');
       for (const dep of Object.keys(svc.depends_on ?? {})) expect(Object.keys(compose.services), `${name} depends on ${dep}`).toContain(dep);
@@ -408,11 +408,15 @@ describe('docker compose (structure; no Docker engine here)', () => {
     expect(compose.services.alertmanager.secrets.map((s: { target: string }) => s.target)).toEqual(['/run/secrets/slack_api_url', '/run/secrets/smtp_password']);
   });
 
-  it("the exporter's environment is a valid configuration: JetStream source, Redis state, demo traffic", () => {
+  it("the exporter's environment is a valid configuration: JetStream and OTLP sources, Redis state, demo traffic", () => {
     const cfg = loadConfig({ env: compose.services.exporter.environment });
     expect(cfg.demo).toBe(true);
     expect(cfg.state).toMatchObject({ backend: 'redis', redisUrl: 'redis://redis:6379' });
-    expect(cfg.sources).toEqual([expect.objectContaining({ kind: 'nats-jetstream', servers: ['nats://nats:4222'], create: true })]);
+    expect(cfg.sources).toEqual([
+      expect.objectContaining({ kind: 'nats-jetstream', servers: ['nats://nats:4222'], create: true }),
+      expect.objectContaining({ kind: 'otlp', http: true, httpPort: 4318, grpcPort: 4317 }),
+    ]);
+    expect(compose.services.prometheus.command).toContain('--enable-feature=exemplar-storage');
   });
 
   it('the Dockerfile builds in one stage and runs as a non-root user on Node 24 in another', () => {
@@ -420,7 +424,7 @@ describe('docker compose (structure; no Docker engine here)', () => {
     expect(df.match(/^FROM node:24[^\s]* AS build$/m)).not.toBeNull();
     expect(df.match(/^FROM /gm)).toHaveLength(2);
     expect(df).toMatch(/^USER node$/m);
-    expect(df).toMatch(/^EXPOSE 9477$/m);
+    expect(df).toMatch(/^EXPOSE 9477 4318 4317$/m);
     for (const m of df.matchAll(/^COPY (?!--from)(\S+(?: \S+)*) \S+$/gm)) for (const src of m[1].split(' ')) expect(existsSync(join(REPO, src)), src).toBe(true);
   });
 });

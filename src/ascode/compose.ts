@@ -8,7 +8,8 @@ import type { AscodeSettings } from '../config/ascode.js';
 export const COMPOSE = {
   nats: { host: 'nats', port: 4222, image: 'nats:2.10-alpine' },
   redis: { host: 'redis', port: 6379, image: 'redis:7.4-alpine' },
-  exporter: { host: 'exporter', port: DEFAULT_PORT, image: 'workflow-exporter:0.1.0' },
+  // 4318 and 4317: OTLP/HTTP and OTLP/gRPC at their conventional ports, so agent apps keep their exporters' defaults
+  exporter: { host: 'exporter', port: DEFAULT_PORT, otlpHttpPort: 4318, otlpGrpcPort: 4317, image: 'workflow-exporter:0.1.0' },
   prometheus: { host: 'prometheus', port: 9090, image: 'prom/prometheus:v2.53.4' },
   alertmanager: { host: 'alertmanager', port: 9093, image: 'prom/alertmanager:v0.27.0' },
   grafana: { host: 'grafana', port: 3000, image: 'grafana/grafana:12.2.0' },
@@ -30,6 +31,8 @@ export function exporterEnvironment(): Record<string, string> {
     WFX_STATE__REDIS_URL: `redis://${COMPOSE.redis.host}:${COMPOSE.redis.port}`,
     WFX_SOURCES: JSON.stringify([
       { kind: 'nats-jetstream', name: 'nats', servers: [`nats://${COMPOSE.nats.host}:${COMPOSE.nats.port}`], streams: [{ stream: 'WORKFLOW_EVENTS', subjects: ['workflow.>'] }], create: true },
+      // agent frameworks' OTLP traces: OTEL_EXPORTER_OTLP_ENDPOINT=http://exporter:4318 (docs/OTLP.md)
+      { kind: 'otlp', httpPort: COMPOSE.exporter.otlpHttpPort, grpcPort: COMPOSE.exporter.otlpGrpcPort },
     ]),
   };
 }
@@ -62,7 +65,7 @@ export function composeFile(s: AscodeSettings): unknown {
         build: { context: '.', dockerfile: 'Dockerfile' },
         image: C.exporter.image,
         environment: exporterEnvironment(),
-        ports: [`${C.exporter.port}:${C.exporter.port}`],
+        ports: [C.exporter.port, C.exporter.otlpHttpPort, C.exporter.otlpGrpcPort].map((p) => `${p}:${p}`),
         depends_on: { nats: { condition: 'service_healthy' }, redis: { condition: 'service_healthy' } },
         // slim images carry no curl or wget: Node's own fetch asks /readyz
         healthcheck: health(['CMD', 'node', '-e', `fetch('http://127.0.0.1:${C.exporter.port}/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`]),
@@ -70,7 +73,8 @@ export function composeFile(s: AscodeSettings): unknown {
       },
       prometheus: {
         image: C.prometheus.image,
-        command: [`--config.file=${MOUNTS.prometheus}/prometheus.yml`, '--storage.tsdb.path=/prometheus', '--web.enable-lifecycle'],
+        // exemplar storage: the latency panels' trace links (docs/OTLP.md, Exemplars)
+        command: [`--config.file=${MOUNTS.prometheus}/prometheus.yml`, '--storage.tsdb.path=/prometheus', '--web.enable-lifecycle', '--enable-feature=exemplar-storage'],
         ports: [`${C.prometheus.port}:${C.prometheus.port}`],
         volumes: [`./prometheus:${MOUNTS.prometheus}:ro`, 'prometheus-data:/prometheus'],
         depends_on: { exporter: { condition: 'service_started' }, alertmanager: { condition: 'service_started' } },
