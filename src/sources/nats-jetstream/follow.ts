@@ -64,6 +64,13 @@ export class NatsTailReader implements TailReader {
 // missed heartbeats, at the old position, which on a stream made anew skips its first messages
 const STREAM_GONE = new Set(['consumer_deleted', 'consumer_not_found', 'stream_not_found']);
 
+// How often the followed stream is looked up. A deleted stream does not always tell its consumers:
+// nats-server 2.9.10 queues the "409 Consumer Deleted" for a waiting pull, then closes the loop that
+// sends its queue, and that loop may take either first. Without the notice the ordered consumer
+// waits for two missed heartbeats (over 30 s with the default 30 s pull), and the tail showed
+// nothing of a stream made anew meanwhile. A stream info per stream every 2 s bounds that wait.
+export const STREAM_CHECK_MS = 2000;
+
 class NatsStreamReader {
   private consumer?: Consumer;
   private messages?: ConsumerMessages;
@@ -71,6 +78,8 @@ class NatsStreamReader {
   private created?: string;
   private loop?: Promise<void>;
   private stopped = false;
+  /** a stream lookup of check() in flight: a slow server gets one at a time */
+  private checking = false;
   private readonly batcher: SlicedBatches<RawMessage>;
 
   constructor(
@@ -104,6 +113,9 @@ class NatsStreamReader {
     while (!this.stopped) {
       try {
         const from = await this.locate();
+        // only a stream known by its creation time is followed: check() tells it from one made anew
+        const created = this.created;
+        if (created === undefined) throw new Error(`stream ${this.stream} not found`);
         // An ordered consumer re-creates itself after a gap, a reconnect or missed heartbeats, from
         // the sequence after the last it delivered; when it gives up, this loop opens a new one.
         const consumer = (this.consumer = await this.js.consumers.get(this.stream, {
@@ -117,7 +129,14 @@ class NatsStreamReader {
         void this.watch(messages);
         this.health.ok();
         first();
-        const err = await messages.closed();
+        const check = setInterval(() => void this.check(messages, created), STREAM_CHECK_MS);
+        check.unref();
+        let err: Error | void;
+        try {
+          err = await messages.closed();
+        } finally {
+          clearInterval(check);
+        }
         if (this.stopped) break;
         throw err ?? new Error('ordered consumer ended');
       } catch (err) {
@@ -159,6 +178,24 @@ class NatsStreamReader {
         messages.stop();
         return;
       }
+    }
+  }
+
+  /**
+   * Ends the ordered consumer when its stream is gone or was made anew (another creation time), for
+   * when the server's notice of the deletion never came (STREAM_CHECK_MS); run() then locates it again.
+   */
+  private async check(messages: ConsumerMessages, created: string): Promise<void> {
+    if (this.checking || this.stopped) return;
+    this.checking = true;
+    try {
+      const info = await this.jsm.streams.info(this.stream);
+      if (info.created !== created) messages.stop();
+    } catch (err) {
+      // anything else (a lost connection) is the client's to recover from; looked at again next time
+      if (isStreamNotFound(err)) messages.stop();
+    } finally {
+      this.checking = false;
     }
   }
 
