@@ -150,17 +150,24 @@ async function scenario(sharedDedupe: boolean): Promise<ClusterFigures> {
   // 2. one exporter, SIGKILLed right after a scrape: its count dies with it, so it is read first
   const victim = exporters[0];
   const text = await (await victim.get('/metrics')).text();
+  // taken before the signal: a /readyz poll landing between the signal and the exit being seen
+  // fails, and measured up to the exit that read as a few ms not ready while its server answered
+  const exporterKilledAt = Date.now();
   victim.signal('SIGKILL');
   carried = counted(text);
   await victim.exited;
   const beforeExporterKill = traffic.published;
-  const exporterKilledAt = Date.now();
   await until('events flowing after an exporter died', async () => (await total()) > beforeExporterKill, 60_000, 50);
   const flowingAfterExporterKillMs = Date.now() - exporterKilledAt;
 
   // 3. one exporter stalled past the ack wait (SIGSTOP: a long GC pause, a throttled CPU): what the
   // server had pushed to it is redelivered to the others, and counted again when it resumes
   const stalled = exporters[1];
+  // Stalled only once it is pulling again: a pull left on the dead consumer leader is replaced only
+  // after two missed heartbeats, and an exporter stopped before that holds nothing to redeliver.
+  // Counting more than now means it has a live pull, which the server keeps filling into the stall.
+  const stalledCounted = counted(await stalled.metrics());
+  await until('the exporter to be stalled counting events', async () => counted(await stalled.metrics()) > stalledCounted, 30_000, 50);
   const stallFrom = Date.now();
   stalled.suspend();
   await sleep(ACK_WAIT_MS + 2000);
