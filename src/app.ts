@@ -140,7 +140,8 @@ function buildCore(config: Config, opts: AppOptions): Core {
   const logger = opts.logger ?? pino({ level: config.log.level, base: { service: 'workflow-exporter' } });
   const registry = opts.registry ?? new promClient.Registry();
   // exemplars cost a prom-client call per observation: on by default only where spans bring trace ids
-  const exemplars = config.metrics.exemplars === 'on' || (config.metrics.exemplars === 'auto' && config.sources.some((s) => descriptorOf(s.kind).traceIds?.(s) === true));
+  // (the default demo source of serve --demo counts: it sends a share of its runs as spans)
+  const exemplars = config.metrics.exemplars === 'on' || (config.metrics.exemplars === 'auto' && effectiveSources(config).some((s) => descriptorOf(s.kind).traceIds?.(s) === true));
   const metrics = createMetrics(registry, config.metrics, { exemplars });
   const guard = new CardinalityGuard(
     config.metrics,

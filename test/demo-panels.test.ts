@@ -64,6 +64,28 @@ describe('demo traffic fills every generated panel and rule', () => {
     expect(simulatedMs).toBeLessThan(MINUTE_MS);
   });
 
+  it('sends a share of its runs as GenAI spans through the otlp mapping, with the default demo settings', async () => {
+    const t0 = Date.now();
+    const now = () => t0 + (Date.now() - t0) * SPEED;
+    t = await startApp({ demo: true, http: false }, { listen: false, now });
+    // model calls come only from the spans (the plain demo events carry tokens on tasks), and name their provider
+    const spanTokens = (text: string) => value(text, 'gen_ai_client_token_usage_count', { gen_ai_provider_name: 'demo' });
+    let text = '';
+    let simulatedMs = 0;
+    for (let i = 0; i < 300 && simulatedMs < MINUTE_MS && spanTokens(text) === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      text = await t.scrape();
+      simulatedMs = value(text, 'workflow_source_last_event_timestamp_seconds', { source: 'demo-orchestrator' }) * 1000 - t0;
+    }
+    expect(spanTokens(text)).toBeGreaterThan(0);
+    expect(simulatedMs).toBeLessThan(MINUTE_MS);
+    // span-derived runs are named by their spans, never `unknown`
+    expect(parsePrometheusText(text).filter((s) => s.name === 'workflow_runs_started_total' && s.labels.workflow_type === 'unknown')).toEqual([]);
+    // the otlp mapping gave trace ids, so exemplars are on (metrics.exemplars: auto) and OpenMetrics carries them
+    const open = await t.app.server.inject({ method: 'GET', url: '/metrics', headers: { accept: 'application/openmetrics-text' } });
+    expect(open.body).toMatch(/# \{trace_id="[0-9a-f]{32}",span_id="[0-9a-f]{16}"\}/);
+  });
+
   it('gives the demo agents a daily budget sized to the demo rate, and configured budgets win', async () => {
     t = await startApp({ demo: true, http: false, agents: { budgets: { coder: 50 } }, sources: [{ kind: 'demo', rate: 10 }] }, { listen: false });
     const budgets = parsePrometheusText(await t.scrape())

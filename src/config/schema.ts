@@ -168,9 +168,9 @@ const demoSource = z
     seed: z.number().int().optional().describe('PRNG seed for reproducible traffic'),
     timeScale: z.number().min(0.001).max(1000).default(1).describe('>1 makes simulated runs finish faster'),
     spans: z
-      .boolean()
+      .union([z.boolean(), z.number().min(0).max(1)])
       .default(false)
-      .describe('send the traffic as GenAI spans through the otlp source\'s mapping, as an instrumented agent framework would: trace ids in the tail, exemplars on the latency histograms'),
+      .describe('send the traffic as GenAI spans through the otlp source\'s mapping, as an instrumented agent framework would: trace ids in the tail, exemplars on the latency histograms; a number between 0 and 1 sends that share of the runs as spans and the rest (with heartbeats, queue depths, pauses) as events. serve --demo adds a demo source with 0.25'),
   })
   .strict();
 

@@ -11,6 +11,7 @@ import type { Config, SourceConfig, SourceKind } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { Source } from '../pipeline/types.js';
+import { DEFAULT_DEMO_SPAN_SHARE } from './demo/demo.js';
 import { demo } from './demo/index.js';
 import { file } from './file/index.js';
 import { http } from './http/index.js';
@@ -51,11 +52,11 @@ export function kindsWith<C extends keyof SourceDescriptor<SourceKind>>(cap: C):
 /** A source's name: its config's, else its kind's default. */
 export const sourceName = (sc: SourceConfig): string => sc.name ?? descriptorOf(sc.kind).defaultName;
 
-/** Source configs with the defaults filled in: an http source unless disabled, a demo source with --demo. */
+/** Source configs with the defaults filled in: an http source unless disabled, a demo source with --demo (a share of its runs as GenAI spans). */
 export function effectiveSources(config: Config): SourceConfig[] {
   const list = [...config.sources];
   if (config.http && !list.some((s) => s.kind === 'http')) list.push({ kind: 'http', format: 'auto', bodyLimitBytes: 1 << 20, maxEventsPerRequest: 10_000, rateLimit: { max: 0, timeWindowMs: 1000 } });
-  if (config.demo && !list.some((s) => s.kind === 'demo')) list.push({ kind: 'demo', format: 'auto', rate: 40, timeScale: 1, spans: false });
+  if (config.demo && !list.some((s) => s.kind === 'demo')) list.push({ kind: 'demo', format: 'auto', rate: 40, timeScale: 1, spans: DEFAULT_DEMO_SPAN_SHARE });
   const names = new Set<string>();
   for (const [i, s] of list.entries()) {
     const name = sourceName(s);

@@ -59,8 +59,11 @@ export class SpansFromEvents {
       const verb = e.type.slice(dot + 1);
       const failed = verb === 'failed';
       const status = failed ? { code: 2, message: `${e.type}` } : undefined;
+      // every child names its workflow, as OpenLLMetry's spans do: a run opened by children sent
+      // before its root (the root ends last) gets its workflow type, not `unknown`
+      const named = (attributes: OutSpan['attributes']) => (attributes.some((a) => a.key === 'gen_ai.workflow.name') ? attributes : [...attributes, kv('gen_ai.workflow.name', wf.type)]);
       const span = (spanId: Buffer, parent: Buffer | undefined, name: string, startMs: number, endMs: number, attributes: OutSpan['attributes']) =>
-        out.push({ traceId: trace, spanId, parentSpanId: parent, name, kind: 1, startTimeUnixNano: ns(startMs), endTimeUnixNano: ns(endMs), attributes, ...(status ? { status } : {}) });
+        out.push({ traceId: trace, spanId, parentSpanId: parent, name, kind: 1, startTimeUnixNano: ns(startMs), endTimeUnixNano: ns(endMs), attributes: named(attributes), ...(status ? { status } : {}) });
       if (kind === 'workflow') {
         if (verb === 'started') this.remember(`w:${wf.id}`, { startMs: t });
         else if (verb === 'completed' || verb === 'failed' || verb === 'cancelled') {
