@@ -477,6 +477,28 @@ describe('kubernetes manifests', () => {
     expect(cfg.sources[0].kind).toBe('nats-jetstream');
   });
 
+  it('the mounted config has an otlp source, and the Deployment and the Service open its ports 4318 and 4317 by name', () => {
+    const cfg = configSchema.parse(parseYaml(one('workflow-exporter-configmap.yaml').data['config.yaml']));
+    expect(cfg.sources.map((src) => src.kind)).toEqual(['nats-jetstream', 'otlp']);
+    expect(cfg.sources[1]).toMatchObject({ kind: 'otlp', http: true, httpPort: 4318, grpcPort: 4317 });
+    const deployment = one('workflow-exporter-deployment.yaml');
+    const svc = one('workflow-exporter-service.yaml');
+    expect(() => new Deployment(deployment).validate()).not.toThrow();
+    expect(() => new Service(svc).validate()).not.toThrow();
+    expect(deployment.spec.template.spec.containers[0].ports).toEqual([
+      { name: 'http', containerPort: 9477, protocol: 'TCP' },
+      { name: 'otlp-http', containerPort: 4318, protocol: 'TCP' },
+      { name: 'otlp-grpc', containerPort: 4317, protocol: 'TCP' },
+    ]);
+    expect(svc.spec.ports).toEqual([
+      { name: 'http', port: 9477, targetPort: 'http', protocol: 'TCP' },
+      { name: 'otlp-http', port: 4318, targetPort: 'otlp-http', protocol: 'TCP' },
+      { name: 'otlp-grpc', port: 4317, targetPort: 'otlp-grpc', protocol: 'TCP' },
+    ]);
+    // the scrape stays on the http port, not on an OTLP one
+    expect(one('workflow-exporter-servicemonitor.yaml').spec.endpoints.map((e: { port: string }) => e.port)).toEqual(['http']);
+  });
+
   it('the PrometheusRule holds the same groups as prometheus/rules, and the dashboards ConfigMaps the same JSON', () => {
     const rule = one('workflow-exporter-prometheusrule.yaml');
     expect(rule.spec.groups).toEqual(ruleDocsInLoadOrder().flatMap(({ doc }) => doc.groups));

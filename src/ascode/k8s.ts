@@ -17,6 +17,10 @@ import type { AscodeSettings } from '../config/ascode.js';
 const APP = 'workflow-exporter';
 const CONFIG_DIR = '/etc/workflow-exporter';
 
+// OTLP/HTTP and OTLP/gRPC at their conventional ports, as in compose: agent apps keep their exporters' defaults
+const OTLP_HTTP_PORT = 4318;
+const OTLP_GRPC_PORT = 4317;
+
 const STREAM = 'WORKFLOW_EVENTS';
 const REDIS_KEY = 'workflow:events';
 
@@ -29,7 +33,8 @@ export function clusterExporterConfig(s: AscodeSettings): Record<string, unknown
   return {
     server: { port: DEFAULT_PORT },
     http: true,
-    sources: [source],
+    // agent frameworks' OTLP traces: OTEL_EXPORTER_OTLP_ENDPOINT=http://<service>.<namespace>:4318 (docs/OTLP.md)
+    sources: [source, { kind: 'otlp', httpPort: OTLP_HTTP_PORT, grpcPort: OTLP_GRPC_PORT }],
     // replicas split one durable consumer; lifecycle state must be shared to pair start and end events
     state: { backend: 'redis', redisUrl: s.kubernetes.redisUrl, prefix: 'wfx' },
   };
@@ -82,6 +87,15 @@ export function kedaTriggers(s: AscodeSettings): KedaTrigger[] {
   return triggers;
 }
 
+/** The ports the config's otlp source listens on, by port name: the Deployment and the Service open these. */
+function otlpPorts(config: Record<string, unknown>): { name: string; port: number }[] {
+  const otlp = (config.sources as { kind: string; httpPort?: number; grpcPort?: number }[]).find((src) => src.kind === 'otlp');
+  return [
+    ...(otlp?.httpPort !== undefined ? [{ name: 'otlp-http', port: otlp.httpPort }] : []),
+    ...(otlp?.grpcPort !== undefined ? [{ name: 'otlp-grpc', port: otlp.grpcPort }] : []),
+  ];
+}
+
 interface Validatable {
   validate(): void;
   toJSON(): unknown;
@@ -99,7 +113,9 @@ export function k8sFiles(s: AscodeSettings, rules: RuleFile[]): Files {
     out.set(`k8s/${component}-${kind.toLowerCase()}.yaml`, yamlFile(model.toJSON()));
   };
 
-  put(APP, 'ConfigMap', new ConfigMap({ metadata: meta(`${APP}-config`), data: { 'config.yaml': yamlText(clusterExporterConfig(s)) } }));
+  const config = clusterExporterConfig(s);
+  const otlp = otlpPorts(config);
+  put(APP, 'ConfigMap', new ConfigMap({ metadata: meta(`${APP}-config`), data: { 'config.yaml': yamlText(config) } }));
 
   put(
     APP,
@@ -124,7 +140,7 @@ export function k8sFiles(s: AscodeSettings, rules: RuleFile[]): Files {
                 image: k.image,
                 imagePullPolicy: 'IfNotPresent',
                 args: ['serve', '--config', `${CONFIG_DIR}/config.yaml`],
-                ports: [{ name: 'http', containerPort: DEFAULT_PORT, protocol: 'TCP' }],
+                ports: [{ name: 'http', containerPort: DEFAULT_PORT, protocol: 'TCP' }, ...otlp.map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' as const }))],
                 env: [{ name: 'NODE_ENV', value: 'production' }],
                 resources: { requests: { cpu: k.cpuRequest, memory: k.memoryRequest }, limits: { cpu: k.cpuLimit, memory: k.memoryLimit } },
                 startupProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, failureThreshold: 30 },
@@ -148,7 +164,16 @@ export function k8sFiles(s: AscodeSettings, rules: RuleFile[]): Files {
     }),
   );
 
-  put(APP, 'Service', new Service({ metadata: meta(s.job), spec: { selector, ports: [{ name: 'http', port: DEFAULT_PORT, targetPort: 'http', protocol: 'TCP' }] } }));
+  // OTLP/gRPC is one long HTTP/2 connection: the Service balances connections, so one app's spans
+  // stay on one replica until it reconnects (docs/OTLP.md)
+  put(
+    APP,
+    'Service',
+    new Service({
+      metadata: meta(s.job),
+      spec: { selector, ports: [{ name: 'http', port: DEFAULT_PORT, targetPort: 'http', protocol: 'TCP' }, ...otlp.map((p) => ({ name: p.name, port: p.port, targetPort: p.name, protocol: 'TCP' as const }))] },
+    }),
+  );
 
   put(
     APP,
