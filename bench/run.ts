@@ -13,7 +13,7 @@ import { ROOT } from './lib/subjects.js';
 import { natsIngest, redisIngest } from './scenarios/bus.js';
 import { connectionFlood } from './scenarios/flood.js';
 import { dedupeCost } from './scenarios/dedupe.js';
-import { replicaScaling } from './scenarios/replicas.js';
+import { replicaScaling, replicaScalingSteady } from './scenarios/replicas.js';
 import { httpIngest } from './scenarios/http.js';
 import { labelFlood } from './scenarios/label-flood.js';
 import { mtailPeer } from './scenarios/mtail.js';
@@ -35,6 +35,7 @@ const SCENARIOS: Record<string, Scenario> = {
   'cold-start': coldStart,
   'dedupe-state-cost': dedupeCost,
   'replica-scaling': replicaScaling,
+  'replica-scaling-steady': replicaScalingSteady,
   'connection-flood': connectionFlood,
   'otlp-ingest': otlpIngest,
 };

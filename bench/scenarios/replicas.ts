@@ -3,7 +3,9 @@
 // preloaded stream together. Per replica: events it took and its CPU; for the set: the total rate,
 // and what nats-server and redis-server spent per event. With the tail follower on (the default:
 // each replica also reads every event for its own live tail) and off.
-import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
+// replica-scaling-steady: the same set fed at a fixed rate well below capacity, what an operator
+// runs, where a drain's shrinking batches (k replicas splitting one backlog) do not apply.
+import { AckPolicy, DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { Ctx, ScenarioOutput } from '../lib/context.js';
 import { cpuSeconds, freePort, sleep } from '../lib/proc.js';
@@ -157,6 +159,170 @@ export async function replicaScaling(ctx: Ctx): Promise<ScenarioOutput> {
         `events per CPU-second per replica, 3 replicas against 1: ${(med('replicas-3') / med('replicas-1')).toFixed(2)}× with the tail follower, ${(med('replicas-3-nofollow') / med('replicas-1-nofollow')).toFixed(2)}× without`,
         'the total rate is bound by the two cores the replicas, nats-server and redis-server share: more replicas here cannot add throughput, only show whether the cost per event stays flat',
       ],
+    },
+    targets: [],
+  };
+}
+
+const RATE_STREAM = 'BENCH_SCALE_RATE';
+const RATE_SUBJECT = 'bench.scalerate';
+
+interface Steady {
+  /** per replica: its CPU µs per event it took in the window */
+  perReplicaUs: number[];
+  /** all replicas' CPU over all events taken in the window */
+  exporterUsPerEvent: number;
+  shares: number[];
+  /** events taken in the window against rate × window: below 100 the set fell behind */
+  keptUpPct: number;
+  batchSize: number;
+  natsUsPerEvent: number;
+  redisUsPerEvent: number;
+  /** per replica: CPU ms per second with no traffic, after the publisher stopped (the cost that is not per event) */
+  idleMsPerSec: number[];
+}
+
+/** One scrape per replica: events received and batches taken so far (scrapes cost ~1 ms each, so only at the window's ends). */
+async function counters(servers: Server[]): Promise<{ took: number[]; batches: number[] }> {
+  const texts = await Promise.all(servers.map(async (s) => (await fetch(`${s.url}/metrics`)).text()));
+  const num = (t: string, re: RegExp) => Number(t.match(re)?.[1] ?? 0);
+  return {
+    took: texts.map((t) => num(t, /^workflow_exporter_events_received_total\{source="nats"\} (\S+)$/m)),
+    batches: texts.map((t) => num(t, /^workflow_exporter_batch_duration_seconds_count\{source="nats"\} (\S+)$/m)),
+  };
+}
+
+async function steady(servers: Server[], natsPid: number, redisPid: number, rate: number, windowS: number): Promise<Steady> {
+  const c0 = await counters(servers);
+  const cpu0 = servers.map((s) => cpuSeconds(s.pid));
+  const n0 = cpuSeconds(natsPid);
+  const r0 = cpuSeconds(redisPid);
+  const t0 = performance.now();
+  await sleep(windowS * 1000);
+  const c1 = await counters(servers);
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = servers.map((s, i) => cpuSeconds(s.pid) - cpu0[i]);
+  const shares = c1.took.map((p, i) => p - c0.took[i]);
+  const n = shares.reduce((a, b) => a + b, 0);
+  return {
+    perReplicaUs: shares.map((x, i) => (cpu[i] * 1e6) / x),
+    exporterUsPerEvent: (cpu.reduce((a, b) => a + b, 0) * 1e6) / n,
+    shares,
+    keptUpPct: (100 * n) / (rate * wall),
+    batchSize: n / c1.batches.reduce((a, b, i) => a + b - c0.batches[i], 0),
+    natsUsPerEvent: ((cpuSeconds(natsPid) - n0) * 1e6) / n,
+    redisUsPerEvent: ((cpuSeconds(redisPid) - r0) * 1e6) / n,
+    idleMsPerSec: [],
+  };
+}
+
+/** Each replica's CPU ms per second over `seconds` with nothing arriving. */
+async function idle(servers: Server[], seconds: number): Promise<number[]> {
+  const cpu0 = servers.map((s) => cpuSeconds(s.pid));
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  const wall = (performance.now() - t0) / 1000;
+  return servers.map((s, i) => ((cpuSeconds(s.pid) - cpu0[i]) * 1000) / wall);
+}
+
+export async function replicaScalingSteady(ctx: Ctx): Promise<ScenarioOutput> {
+  const nats = await ctx.nats();
+  const redis = await ctx.redis();
+  const rates = [5_000, 15_000];
+  const warmS = ctx.quick ? 2 : 3; // each replica's JIT and first GCs, at the rate, before the window
+  const windowS = ctx.quick ? 4 : 6;
+  const idleS = 3;
+  const nc = await connect({ servers: nats.url });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: RATE_STREAM, subjects: [`${RATE_SUBJECT}.>`] });
+  // `wide`: the largest pull the source config offers (batch up to 10,000; max_messages is twice
+  // it) held 30 s (the client's default) instead of 5 s: does a bigger, longer pull give larger batches?
+  const settings = [
+    { id: 'default', source: {}, tail: {}, label: 'batch 256, pullExpiresMs 5000 (defaults)' },
+    { id: 'wide', source: { batch: 2048, pullExpiresMs: 30_000 }, tail: {}, label: 'batch 2048, pullExpiresMs 30000' },
+    // the tail follower reads every event of the stream in every replica: its cost per consumed event grows with k
+    { id: 'nofollow', source: {}, tail: { follow: 'off' }, label: 'defaults, tail.follow off' },
+  ];
+  const variants = rates.flatMap((rate) =>
+    settings.flatMap((st) =>
+      [1, 2, 3].map((k) => ({ id: `steady-${rate / 1000}k-${st.id}-${k}`, rate, k, st, label: `${rate.toLocaleString('en-US')} ev/s, ${k} replica${k > 1 ? 's' : ''}, ${st.label}` })),
+    ),
+  );
+  const results = new Map<string, Steady[]>(variants.map((v) => [v.id, []]));
+  try {
+    for (let run = 0; run < ctx.runs; run++) {
+      for (let j = 0; j < variants.length; j++) {
+        const v = variants[(run + j) % variants.length];
+        const durable = `scale_${v.id.replace(/-/g, '_')}_${run}`;
+        const config = {
+          demo: false,
+          http: false,
+          log: { level: 'warn' },
+          sources: [{ kind: 'nats-jetstream', servers: [nats.url], streams: [{ stream: RATE_STREAM, subjects: [`${RATE_SUBJECT}.>`], durable }], create: true, deliverPolicy: 'new', ...v.st.source }],
+          state: { backend: 'redis', redisUrl: redis.url, prefix: `bench_${durable}` },
+          tail: v.st.tail,
+        };
+        await jsm.streams.purge(RATE_STREAM);
+        await jsm.consumers.add(RATE_STREAM, { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New, filter_subject: `${RATE_SUBJECT}.>` });
+        const servers = await Promise.all(Array.from({ length: v.k }, async (_, i) => startExporter(`scale-${v.id}-${i}`, config, ctx.dir, await freePort(), ctx.exporterNodeArgs)));
+        try {
+          // the publisher runs past the window's end by a second, so the window never sees it stop
+          const pub = preload('nats-rate.js', { url: nats.url, subject: RATE_SUBJECT, rate: v.rate, seconds: warmS + windowS + 2, idPrefix: durable });
+          const firstDeadline = Date.now() + 30_000;
+          while ((await counters(servers)).took.every((x) => x === 0)) {
+            if (Date.now() > firstDeadline) throw new Error(`${v.id}: no event taken 30 s after the publisher started`);
+            await sleep(50);
+          }
+          await sleep(warmS * 1000);
+          const d = await steady(servers, nats.proc.pid!, redis.proc.pid!, v.rate, windowS);
+          await pub;
+          await sleep(1000); // the last events through
+          d.idleMsPerSec = await idle(servers, idleS);
+          results.get(v.id)!.push(d);
+          ctx.log(
+            `steady run ${run + 1}/${ctx.runs} ${v.id}: exporter ${d.exporterUsPerEvent.toFixed(1)} µs/ev (per replica ${d.perReplicaUs.map((x) => x.toFixed(1)).join(', ')}), shares ${d.shares.join(', ')}, kept up ${d.keptUpPct.toFixed(1)}%, ${d.batchSize.toFixed(1)} events per batch, nats ${d.natsUsPerEvent.toFixed(1)} µs/ev, redis ${d.redisUsPerEvent.toFixed(1)} µs/ev, idle ${d.idleMsPerSec.map((x) => x.toFixed(1)).join(', ')} CPU ms/s`,
+          );
+        } finally {
+          for (const s of servers) await stopServer(s);
+          await jsm.consumers.delete(RATE_STREAM, durable).catch(() => false);
+        }
+      }
+    }
+  } finally {
+    await jsm.streams.delete(RATE_STREAM).catch(() => false);
+    await nc.close();
+  }
+  const subjects: SubjectResult[] = variants.map((v) => {
+    const d = results.get(v.id)!;
+    return {
+      id: v.id,
+      label: v.label,
+      eventsPerSec: statJson(d.map((x) => (x.keptUpPct * v.rate) / 100)),
+      // events per CPU-second of one replica, over all replicas of all runs
+      eventsPerCpuSec: statJson(d.flatMap((x) => x.perReplicaUs.map((us) => 1e6 / us))),
+      extra: {
+        'exporter CPU µs/event, all replicas': statJson(d.map((x) => x.exporterUsPerEvent)),
+        'events per batch': statJson(d.map((x) => x.batchSize)),
+        'kept up, %': statJson(d.map((x) => x.keptUpPct)),
+        'smallest share of the window, %': statJson(d.map((x) => (100 * Math.min(...x.shares)) / x.shares.reduce((a, b) => a + b, 0))),
+        'nats-server CPU µs/event': statJson(d.map((x) => x.natsUsPerEvent)),
+        'redis-server CPU µs/event': statJson(d.map((x) => x.redisUsPerEvent)),
+        'idle CPU ms/s per replica': statJson(d.flatMap((x) => x.idleMsPerSec)),
+      },
+    };
+  });
+  const med = (id: string) => stat(results.get(id)!.map((x) => x.exporterUsPerEvent)).median;
+  return {
+    scenario: {
+      id: 'replica-scaling-steady',
+      title: 'Scaling out at a steady rate: 1, 2 and 3 replicas on one durable consumer, state in Redis',
+      setup: `A publisher process sends canonical events at ${rates.join(' or ')} events/s (core publishes, 10 ms ticks) into a stream on a private nats-server; k exporter processes (node dist/cli.js serve) on one durable consumer (deliver new), lifecycle state in a private redis-server, all on the same 2 cores; ${warmS} s at the rate before a ${windowS} s window, then ${idleS} s with no traffic for the idle CPU; every rate × replicas × source-setting variant interleaved in each round;`,
+      runs: ctx.runs,
+      subjects,
+      ratios: [],
+      notes: rates.flatMap((rate) =>
+        settings.map((st) => `${rate.toLocaleString('en-US')} ev/s, ${st.id}: exporter CPU per event, 3 replicas against 1: ${(med(`steady-${rate / 1000}k-${st.id}-3`) / med(`steady-${rate / 1000}k-${st.id}-1`)).toFixed(2)}×, 2 against 1: ${(med(`steady-${rate / 1000}k-${st.id}-2`) / med(`steady-${rate / 1000}k-${st.id}-1`)).toFixed(2)}×`),
+      ),
     },
     targets: [],
   };
