@@ -235,8 +235,8 @@ export async function replicaScalingSteady(ctx: Ctx): Promise<ScenarioOutput> {
   const nc = await connect({ servers: nats.url });
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: RATE_STREAM, subjects: [`${RATE_SUBJECT}.>`] });
-  // `wide`: the largest pull the source config offers (batch up to 10,000; max_messages is twice
-  // it) held 30 s (the client's default) instead of 5 s: does a bigger, longer pull give larger batches?
+  // `wide`: 8 times the default pull (the source asks for twice `batch`; the config allows up to
+  // 10,000) held 30 s (the client's default) instead of 5 s: does a bigger, longer pull give larger batches?
   const settings = [
     { id: 'default', source: {}, tail: {}, label: 'batch 256, pullExpiresMs 5000 (defaults)' },
     { id: 'wide', source: { batch: 2048, pullExpiresMs: 30_000 }, tail: {}, label: 'batch 2048, pullExpiresMs 30000' },
