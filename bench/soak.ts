@@ -3,7 +3,7 @@
 //   npm run soak -- --duration 1h [--rate 200] [--clients 50] [--interval 10] [--warmup 11m] [--out FILE]
 import { mkdtempSync, readdirSync, rmSync, writeFileSync, appendFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { parsePrometheusText } from '../src/util/exposition.js';
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
     openFds: range('open_fds'),
     eventsCounted: samples.at(-1)?.events_total,
     tail: { connects: tally.connects, eventsDelivered: tally.events, droppedNotices: tally.dropped, clientErrors: tally.errors },
-    csv: OUT,
+    csv: relative(REPO, OUT), // relative, so a committed summary names no machine's paths
   };
   writeFileSync(OUT.replace(/\.csv$/, '.json'), `${JSON.stringify(summary, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
