@@ -102,14 +102,7 @@ export async function replicaScaling(ctx: Ctx): Promise<ScenarioOutput> {
       for (let j = 0; j < variants.length; j++) {
         const v = variants[(run + j) % variants.length];
         const durable = `scale_${v.id.replace(/-/g, '_')}_${run}`;
-        const config = {
-          demo: false,
-          http: false,
-          log: { level: 'warn' },
-          sources: [{ kind: 'nats-jetstream', servers: [nats.url], streams: [{ stream: STREAM, subjects: [`${SUBJECT}.>`], durable }], create: true }],
-          state: { backend: 'redis', redisUrl: redis.url, prefix: `bench_${durable}` },
-          tail: { follow: v.follow },
-        };
+        const config = replicaConfig(nats.url, redis.url, STREAM, SUBJECT, durable, {}, { follow: v.follow });
         // the consumer exists before the replicas start, so none of them creates it while another attaches
         await jsm.consumers.add(STREAM, { durable_name: durable, ack_policy: AckPolicy.Explicit, filter_subject: `${SUBJECT}.>` });
         // started together; each attaches and pulls as soon as it is ready
@@ -254,14 +247,7 @@ export async function replicaScalingSteady(ctx: Ctx): Promise<ScenarioOutput> {
       for (let j = 0; j < variants.length; j++) {
         const v = variants[(run + j) % variants.length];
         const durable = `scale_${v.id.replace(/-/g, '_')}_${run}`;
-        const config = {
-          demo: false,
-          http: false,
-          log: { level: 'warn' },
-          sources: [{ kind: 'nats-jetstream', servers: [nats.url], streams: [{ stream: RATE_STREAM, subjects: [`${RATE_SUBJECT}.>`], durable }], create: true, deliverPolicy: 'new', ...v.st.source }],
-          state: { backend: 'redis', redisUrl: redis.url, prefix: `bench_${durable}` },
-          tail: v.st.tail,
-        };
+        const config = replicaConfig(nats.url, redis.url, RATE_STREAM, RATE_SUBJECT, durable, { deliverPolicy: 'new', ...v.st.source }, v.st.tail);
         await jsm.streams.purge(RATE_STREAM);
         await jsm.consumers.add(RATE_STREAM, { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New, filter_subject: `${RATE_SUBJECT}.>` });
         const servers = await Promise.all(Array.from({ length: v.k }, async (_, i) => startExporter(`scale-${v.id}-${i}`, config, ctx.dir, await freePort(), ctx.exporterNodeArgs)));
@@ -325,5 +311,17 @@ export async function replicaScalingSteady(ctx: Ctx): Promise<ScenarioOutput> {
       ),
     },
     targets: [],
+  };
+}
+
+/** One replica's config: a durable on the stream, lifecycle state in Redis under the durable's prefix. */
+function replicaConfig(natsUrl: string, redisUrl: string, stream: string, subject: string, durable: string, source: Record<string, unknown>, tail: Record<string, unknown>) {
+  return {
+    demo: false,
+    http: false,
+    log: { level: 'warn' },
+    sources: [{ kind: 'nats-jetstream', servers: [natsUrl], streams: [{ stream, subjects: [`${subject}.>`], durable }], create: true, ...source }],
+    state: { backend: 'redis', redisUrl, prefix: `bench_${durable}` },
+    tail,
   };
 }
