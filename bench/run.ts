@@ -49,7 +49,7 @@ function version(pkg: string): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, runs: { type: 'string' }, profile: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, runs: { type: 'string' }, profile: { type: 'boolean' }, 'exporter-node-args': { type: 'string' } } });
   const quick = values.quick === true;
   const only = values.only ? values.only.split(',') : Object.keys(SCENARIOS);
   for (const o of only) if (!SCENARIOS[o]) throw new Error(`unknown scenario ${o}; known: ${Object.keys(SCENARIOS).join(', ')}`);
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     nats: () => (nats ??= startNats(dir)),
     redis: () => (redis ??= startRedis(dir)),
     errors,
-    exporterNodeArgs: values.profile ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [],
+    exporterNodeArgs: [...(values.profile ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []), ...(values['exporter-node-args']?.split(/\s+/).filter(Boolean) ?? [])],
     log: (msg) => process.stderr.write(`[bench +${((Date.now() - t0) / 1000).toFixed(0)}s] ${msg}\n`),
   };
 

@@ -2,7 +2,7 @@
 // OpenInference and OpenLLMetry read in one place. docs/OTLP.md has the table of every attribute read.
 import type { RejectReason } from '../../errors.js';
 import type { CanonicalEventInput } from '../../events/schema.js';
-import type { AnyValue, ExportTraceServiceRequest, KeyValue, Long, Span } from './proto.js';
+import { valueKind, type AnyValue, type ExportTraceServiceRequest, type KeyValue, type Long, type Span } from './proto.js';
 
 /** Every attribute the mapping reads, by what it gives; first name present wins. */
 export const ATTR = {
@@ -157,7 +157,7 @@ function durationMs(start: Long, end: Long): number {
 
 function scalar(v: AnyValue | undefined): Attr | undefined {
   if (!v) return undefined;
-  switch (v.value) {
+  switch (valueKind(v)) {
     case 'stringValue':
       return v.stringValue;
     case 'boolValue':
