@@ -91,4 +91,3 @@ if (gc) {
   const v8 = await import('node:v8');
   for (const s of v8.getHeapSpaceStatistics()) if (s.space_size > 1 << 20) process.stdout.write(`  ${s.space_name}: ${Math.round(s.space_used_size / 2 ** 20)} of ${Math.round(s.space_size / 2 ** 20)} MiB\n`);
 }
-if (process.env.SMAPS) process.stdout.write(`${(await import(process.env.SMAPS)).smaps()}\n`);
