@@ -10,4 +10,9 @@ export interface RawMessage {
   subject?: string;
   /** transport id (JetStream sequence, Redis entry id), kept with dead letters */
   transportId?: string;
+  /**
+   * `value` is a canonical event the exporter built itself (the otlp span mapping): no decoding or
+   * normalization, and validation checks the schema's bounds directly on it (validate.ts validateBuilt)
+   */
+  built?: true;
 }

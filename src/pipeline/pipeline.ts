@@ -12,7 +12,7 @@ import { RateLimitedLog } from '../util/rate-limited-log.js';
 import type { Admitted, EventAccounting } from './accounting.js';
 import type { BatchHandler, BatchResult, ProcessedBatch, RejectedItem, Sink } from './types.js';
 import type { RawMessage } from '../events/raw.js';
-import { decode, validateEvent } from './validate.js';
+import { decode, validateBuilt, validateEvent } from './validate.js';
 
 export const MAX_ERRORS_IN_RESULT = 20; // enough for a producer to see what is wrong, bounded response
 
@@ -84,9 +84,12 @@ export class Pipeline {
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i];
       try {
-        const value = m.value !== undefined ? m.value : decode(m.data ?? '', limits.maxMessageBytes);
-        const candidate = normalize(value, m, nowMs);
-        const v = validateEvent(candidate, limits, nowMs);
+        let v;
+        if (m.built) v = validateBuilt(m.value as Record<string, unknown>, limits, nowMs);
+        else {
+          const value = m.value !== undefined ? m.value : decode(m.data ?? '', limits.maxMessageBytes);
+          v = validateEvent(normalize(value, m, nowMs), limits, nowMs);
+        }
         events.push(v.event);
         timesMs.push(v.timeMs);
       } catch (err) {

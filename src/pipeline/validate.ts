@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { z } from 'zod';
 import { RejectError, type RejectReason } from '../errors.js';
 import { validateCanonical } from '../events/compiled.js';
-import type { WorkflowEvent } from '../events/schema.js';
+import { MAX_COST_USD, MAX_DURATION_MS, MAX_EPOCH_MS, MAX_ID, MAX_NAME, MAX_TOKENS, type WorkflowEvent } from '../events/schema.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const BOM = [0xef, 0xbb, 0xbf];
@@ -154,6 +154,47 @@ export interface Validated {
   timeMs: number;
 }
 
+const TYPE = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/; // the schema's eventType
+const isId = (v: unknown) => typeof v === 'string' && v.length >= 1 && v.length <= MAX_ID;
+const isName = (v: unknown) => typeof v === 'string' && v.length >= 1 && v.length <= MAX_NAME;
+const optName = (v: unknown) => v === undefined || isName(v);
+const inRange = (v: unknown, max: number) => typeof v === 'number' && v >= 0 && v <= max; // NaN fails both
+const optRange = (v: unknown, max: number) => v === undefined || inRange(v, max);
+/** the fields checkBuilt knows; any other key (or queue, enqueued_at, queue_wait_ms) takes the schema's path */
+const BUILT_KEYS = new Set(['id', 'type', 'time', 'source', 'workflow', 'stage', 'task', 'agent', 'duration_ms', 'priority', 'tokens_in', 'tokens_out', 'model', 'cost_usd', 'tool', 'attributes']);
+
+/**
+ * The canonical schema's rules for the fields an event built by the exporter carries (the otlp
+ * mapping's events: numeric times, no queue fields), checked in place: true when the schema would
+ * accept the event and return it unchanged but for the default priority. Anything else, or a
+ * failure, goes to the schema (validate.test.ts holds the two to the same answers).
+ */
+export function checkBuilt(e: Record<string, unknown>): boolean {
+  for (const k in e) if (!BUILT_KEYS.has(k) || e[k] === undefined) return false;
+  const t = e.type;
+  if (!isId(e.id) || typeof t !== 'string' || t.length > 128 || !TYPE.test(t) || !inRange(e.time, MAX_EPOCH_MS) || !isName(e.source)) return false;
+  const wf = e.workflow as Record<string, unknown> | undefined;
+  if (wf !== undefined && (wf === null || typeof wf !== 'object' || Object.keys(wf).length !== 2 || !isId(wf.id) || !isName(wf.type))) return false;
+  const task = e.task as Record<string, unknown> | undefined;
+  if (task !== undefined && (task === null || typeof task !== 'object' || !isId(task.id) || !optName(task.name) || Object.keys(task).length !== (task.name === undefined ? 1 : 2))) return false;
+  if (!optName(e.stage) || !optName(e.agent) || !optName(e.model) || !optName(e.tool)) return false;
+  if (!optRange(e.duration_ms, MAX_DURATION_MS) || !optRange(e.tokens_in, MAX_TOKENS) || !optRange(e.tokens_out, MAX_TOKENS) || !optRange(e.cost_usd, MAX_COST_USD)) return false;
+  if (e.priority !== undefined && e.priority !== 'normal' && e.priority !== 'low' && e.priority !== 'high' && e.priority !== 'critical') return false;
+  const a = e.attributes;
+  if (a !== undefined && (a === null || typeof a !== 'object' || Array.isArray(a) || Object.getPrototypeOf(a) !== Object.prototype)) return false;
+  return true;
+}
+
+/**
+ * An event the exporter built (RawMessage.built): checked in place by checkBuilt, without the
+ * schema's copy of every event; what checkBuilt does not accept gets the schema's verdict and message.
+ */
+export function validateBuilt(candidate: Record<string, unknown>, limits: Limits, nowMs: number): Validated {
+  if (!checkBuilt(candidate)) return validateEvent(candidate, limits, nowMs);
+  candidate.priority ??= 'normal';
+  return checkTimes(candidate as WorkflowEvent, limits, nowMs);
+}
+
 export function validateEvent(candidate: Record<string, unknown>, limits: Limits, nowMs: number): Validated {
   // compiled from the zod schema: generated code on the happy path, zod's own issue on failure
   const parsed = validateCanonical(candidate);
@@ -162,7 +203,11 @@ export function validateEvent(candidate: Record<string, unknown>, limits: Limits
     const path = issue.path.map(String).join('.') || '(event)';
     throw new RejectError(reasonOf(issue), `${path}: ${issue.message}`);
   }
-  const event = parsed.data;
+  return checkTimes(parsed.data, limits, nowMs);
+}
+
+/** The configured limits the schema cannot know: the time window, the duration limit, nesting. */
+function checkTimes(event: WorkflowEvent, limits: Limits, nowMs: number): Validated {
   const timeMs = parseTime(event.time);
   if (!Number.isFinite(timeMs)) throw new RejectError('invalid_timestamp', `time ${JSON.stringify(event.time)} is not RFC 3339 or epoch`);
   if (timeMs < nowMs - limits.maxPastSeconds * 1000) {

@@ -2,7 +2,7 @@
 // OpenInference and OpenLLMetry read in one place. docs/OTLP.md has the table of every attribute read.
 import type { RejectReason } from '../../errors.js';
 import type { CanonicalEventInput } from '../../events/schema.js';
-import { valueKind, type AnyValue, type ExportTraceServiceRequest, type KeyValue, type Long, type Span } from './proto.js';
+import { valueKind, type AnyValue, type ExportTraceServiceRequest, type KeyValue, type Long, type LongValue, type Span } from './proto.js';
 
 /** Every attribute the mapping reads, by what it gives; first name present wins. */
 export const ATTR = {
@@ -82,7 +82,20 @@ export const DEFAULT_MAX_TOKENS_PER_SPAN = 10_000_000; // ten times the largest 
 export const DEFAULT_TRACE_CACHE = 100_000; // ~100 B a trace: 10 MB for traces whose spans span several exports
 
 type Attr = string | number | boolean | readonly (string | number | boolean)[];
-type Attrs = Map<string, Attr>;
+
+/**
+ * Every attribute name the mapping reads has a slot: a span's attributes are read once into an
+ * array by slot, and the rest are skipped (or, with spanAttributes, copied for the tail). A Map of
+ * every attribute per span and a lookup per name read cost more than decoding the span did.
+ */
+const READ_NAMES = [...new Set(Object.values(ATTR).flat())];
+const SLOT = new Map<string, number>(READ_NAMES.map((n, i) => [n, i]));
+const slots = (names: readonly string[]): number[] => names.map((n) => SLOT.get(n)!);
+const S = Object.fromEntries(Object.entries(ATTR).map(([k, names]) => [k, slots(names)])) as { [K in keyof typeof ATTR]: number[] };
+const ERROR_TYPE = SLOT.get('error.type')!;
+
+/** A span's attributes the mapping reads, by slot (undefined when absent). */
+export type SpanAttrs = (Attr | undefined)[];
 
 /** One decoded span with what the mapping needs, ids as hex. */
 export interface FlatSpan {
@@ -94,13 +107,18 @@ export interface FlatSpan {
   startMs: number;
   endMs: number;
   durationMs: number;
-  attrs: Attrs;
+  attrs: SpanAttrs;
+  /** every attribute but prompts and completions, only with spanAttributes (the tail's copy) */
+  tail?: Record<string, Attr>;
   error: boolean;
   statusMessage: string;
   service: string;
   scope: string;
   /** index of the span in the request (rejections name it) */
   index: number;
+  /** set by map(): what the span is, and its parent in the same request */
+  role: SpanRole;
+  parent?: FlatSpan;
 }
 
 export interface SpanRejection {
@@ -130,29 +148,44 @@ interface TraceState {
   workflowType?: string;
 }
 
-const toHex = (b: Uint8Array | undefined): string => (b && b.length > 0 ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex') : '');
-const isZero = (s: string) => /^0*$/.test(s);
+function toHex(b: Uint8Array | undefined): string {
+  if (!b || b.length === 0) return '';
+  return (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)).toString('hex');
+}
+
+function allZero(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
+}
 
 function longToNumber(v: Long | undefined): number {
   if (v === undefined || v === null) return 0;
   return typeof v === 'number' ? v : v.toNumber();
 }
 
+/** The 64-bit value as unsigned high and low halves (long.js keeps them as signed 32-bit ints). */
+const hi = (v: LongValue) => v.high >>> 0;
+const lo = (v: LongValue) => v.low >>> 0;
+
 /**
  * Epoch nanoseconds to milliseconds. A double holds 1.7e18 only to 256 ns, so 10:00:00.050 would
- * read 10:00:00.0499998: the whole milliseconds are divided out exactly first.
+ * read 10:00:00.0499998: the whole milliseconds are divided out exactly first. 2^32 is
+ * 4294 x 10^6 + 967296, so high x 2^32 + low = 10^6 x (4294 high) + (967296 high + low), the last
+ * term below 2^53 and so exact; no long.js arithmetic (each of its steps allocates).
  */
 function nanosToMs(v: Long | undefined): number {
   if (v === undefined || v === null) return 0;
   if (typeof v === 'number') return v / 1e6;
-  return v.divide(1_000_000).toNumber() + v.modulo(1_000_000).toNumber() / 1e6;
+  const h = hi(v);
+  const rest = h * 967_296 + lo(v);
+  return h * 4294 + Math.floor(rest / 1e6) + (rest % 1e6) / 1e6;
 }
 
-/** end - start in ms, exact to the nanosecond before the division (both are ~1.7e18 ns) */
+/** end - start in ms, exact to the nanosecond for any duration below 104 days (2^53 ns) */
 function durationMs(start: Long, end: Long): number {
   if (typeof start === 'number' || typeof end === 'number') return (longToNumber(end) - longToNumber(start)) / 1e6;
-  // fixed64 decodes unsigned: signed first, or an end before its start would wrap to 584 years
-  return end.toSigned().subtract(start.toSigned()).toNumber() / 1e6;
+  // fixed64 decodes unsigned: signed halves, or an end before its start would wrap to 584 years
+  return ((end.high - start.high) * 4_294_967_296 + (lo(end) - lo(start))) / 1e6;
 }
 
 function scalar(v: AnyValue | undefined): Attr | undefined {
@@ -163,7 +196,7 @@ function scalar(v: AnyValue | undefined): Attr | undefined {
     case 'boolValue':
       return v.boolValue;
     case 'intValue':
-      return longToNumber(v.intValue);
+      return typeof v.intValue === 'number' ? v.intValue : (v.intValue?.toNumber() ?? 0);
     case 'doubleValue':
       return v.doubleValue;
     case 'arrayValue': {
@@ -179,31 +212,42 @@ function scalar(v: AnyValue | undefined): Attr | undefined {
   }
 }
 
-function attrMap(kvs: KeyValue[] | undefined): Attrs {
-  const m: Attrs = new Map();
-  if (kvs) for (const kv of kvs) {
-    const v = scalar(kv.value);
-    if (v !== undefined) m.set(kv.key, v);
+const isContent = (key: string) => CONTENT_ATTRS.some((p) => key.startsWith(p));
+
+/** The attributes read, by slot; with `tail`, also every other one but prompts and completions. */
+function readAttrs(kvs: KeyValue[] | undefined, tail: boolean): { attrs: SpanAttrs; tail?: Record<string, Attr> } {
+  const attrs: SpanAttrs = new Array<Attr | undefined>(READ_NAMES.length);
+  let all: Record<string, Attr> | undefined;
+  if (kvs) {
+    for (let i = 0; i < kvs.length; i++) {
+      const kv = kvs[i];
+      const slot = SLOT.get(kv.key);
+      if (slot === undefined && !tail) continue;
+      const v = scalar(kv.value);
+      if (v === undefined) continue;
+      if (slot !== undefined) attrs[slot] = v;
+      if (tail && !isContent(kv.key)) (all ??= {})[kv.key] = v;
+    }
   }
-  return m;
+  return { attrs, tail: tail ? (all ?? {}) : undefined };
 }
 
-function first(attrs: Attrs, names: readonly string[]): Attr | undefined {
-  for (const n of names) {
-    const v = attrs.get(n);
+function first(attrs: SpanAttrs, names: readonly number[]): Attr | undefined {
+  for (let i = 0; i < names.length; i++) {
+    const v = attrs[names[i]];
     if (v !== undefined && v !== '') return v;
   }
   return undefined;
 }
 
-function str(attrs: Attrs, names: readonly string[]): string | undefined {
+function str(attrs: SpanAttrs, names: readonly number[]): string | undefined {
   const v = first(attrs, names);
   if (v === undefined || Array.isArray(v)) return undefined;
-  return String(v);
+  return typeof v === 'string' ? v : String(v);
 }
 
 /** A token count: a non-negative integer (numbers or digit strings); undefined when absent, NaN when unusable. */
-function tokens(attrs: Attrs, names: readonly string[]): number | undefined {
+function tokens(attrs: SpanAttrs, names: readonly number[]): number | undefined {
   const v = first(attrs, names);
   if (v === undefined) return undefined;
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
@@ -214,10 +258,10 @@ function tokens(attrs: Attrs, names: readonly string[]): number | undefined {
 const MAX_NAME = 256;
 const cut = (s: string) => (s.length > MAX_NAME ? s.slice(0, MAX_NAME) : s);
 
-export function roleOf(s: FlatSpan): SpanRole {
-  const op = str(s.attrs, ATTR.operation);
-  const oi = str(s.attrs, ATTR.openinferenceKind)?.toUpperCase();
-  const tl = str(s.attrs, ATTR.traceloopKind)?.toLowerCase();
+export function roleOf(s: Pick<FlatSpan, 'attrs' | 'parentSpanId'>): SpanRole {
+  const op = str(s.attrs, S.operation);
+  const oi = str(s.attrs, S.openinferenceKind)?.toUpperCase();
+  const tl = str(s.attrs, S.traceloopKind)?.toLowerCase();
   if ((op && WORKFLOW_OPS.has(op)) || tl === 'workflow') return 'workflow';
   if ((op && AGENT_OPS.has(op)) || oi === 'AGENT' || tl === 'agent') return 'agent';
   if ((op && TOOL_OPS.has(op)) || oi === 'TOOL' || tl === 'tool') return 'tool';
@@ -226,18 +270,41 @@ export function roleOf(s: FlatSpan): SpanRole {
   // OpenInference marks the outermost step of a LangChain / LlamaIndex run as a CHAIN
   if (oi === 'CHAIN' && s.parentSpanId === '') return 'workflow';
   // a model call by an instrumentation that names no operation (OpenLLMetry's older releases)
-  if (first(s.attrs, ATTR.inputTokens) !== undefined || first(s.attrs, ATTR.outputTokens) !== undefined) return 'model';
+  if (first(s.attrs, S.inputTokens) !== undefined || first(s.attrs, S.outputTokens) !== undefined) return 'model';
   return 'other';
 }
 
-/** The tail's copy of a span's attributes: scalars and arrays, without prompts and completions. */
-function tailAttributes(attrs: Attrs): Record<string, Attr> {
-  const out: Record<string, Attr> = {};
-  for (const [k, v] of attrs) {
-    if (CONTENT_ATTRS.some((p) => k.startsWith(p))) continue;
-    out[k] = v;
+/** The spans of one trace in one request. */
+interface TraceGroup {
+  spans: FlatSpan[];
+  bySpan: Map<string, FlatSpan>;
+  explicit: boolean;
+  mapped: boolean;
+  name?: string;
+  firstStart: number;
+}
+
+/** Events as built, with their sort keys beside them (no wrapper object per event). */
+class EventList {
+  readonly events: CanonicalEventInput[] = [];
+  readonly times: number[] = [];
+  /** 0 for a start, 1 for an end: a start sorts first at the same instant */
+  readonly ends: number[] = [];
+  push(e: CanonicalEventInput, t: number, end: 0 | 1): void {
+    this.events.push(e);
+    this.times.push(t);
+    this.ends.push(end);
   }
-  return out;
+  /** by time, a start before an end at the same instant: the lifecycle sees starts first and the tail reads in order */
+  sorted(): CanonicalEventInput[] {
+    const { events, times, ends } = this;
+    let ordered = true;
+    for (let i = 1; i < events.length && ordered; i++) ordered = times[i - 1] < times[i] || (times[i - 1] === times[i] && ends[i - 1] <= ends[i]);
+    if (ordered) return events;
+    const idx = Array.from({ length: events.length }, (_, i) => i);
+    idx.sort((a, b) => times[a] - times[b] || ends[a] - ends[b] || a - b);
+    return idx.map((i) => events[i]);
+  }
 }
 
 export class SpanMapper {
@@ -260,13 +327,14 @@ export class SpanMapper {
     const rejected: SpanRejection[] = [];
     let index = 0;
     for (const rs of req.resourceSpans ?? []) {
-      const resource = attrMap(rs.resource?.attributes);
-      const service = cut(str(resource, ATTR.serviceName) ?? 'unknown_service');
+      const resource = readAttrs(rs.resource?.attributes, false).attrs;
+      const service = cut(str(resource, S.serviceName) ?? 'unknown_service');
       for (const ss of rs.scopeSpans ?? []) {
         const scope = ss.scope?.name ?? '';
-        for (const sp of ss.spans ?? []) {
+        const list = ss.spans ?? [];
+        for (let k = 0; k < list.length; k++) {
           const i = index++;
-          const f = this.flat(sp, service, scope, i);
+          const f = this.flat(list[k], service, scope, i);
           if ('reason' in f) rejected.push(f);
           else spans.push(f);
         }
@@ -280,40 +348,45 @@ export class SpanMapper {
     const spanId = toHex(sp.spanId);
     const name = sp.name ?? '';
     const reject = (reason: RejectReason, message: string): SpanRejection => ({ reason, message, span: { trace_id: traceId, span_id: spanId, name: name.slice(0, 128) } });
-    if (traceId.length !== 32 || isZero(traceId)) return reject('invalid_event', `span ${index}: trace_id must be 16 bytes, not all zero`);
-    if (spanId.length !== 16 || isZero(spanId)) return reject('invalid_event', `span ${index}: span_id must be 8 bytes, not all zero`);
+    if (traceId.length !== 32 || allZero(sp.traceId)) return reject('invalid_event', `span ${index}: trace_id must be 16 bytes, not all zero`);
+    if (spanId.length !== 16 || allZero(sp.spanId)) return reject('invalid_event', `span ${index}: span_id must be 8 bytes, not all zero`);
     const startMs = nanosToMs(sp.startTimeUnixNano);
     const endMs = nanosToMs(sp.endTimeUnixNano);
     if (!(startMs > 0)) return reject('invalid_timestamp', `span ${index}: start_time_unix_nano is missing`);
     if (!(endMs > 0)) return reject('invalid_timestamp', `span ${index}: end_time_unix_nano is missing (spans are exported when they end)`);
     const d = durationMs(sp.startTimeUnixNano, sp.endTimeUnixNano);
     if (d < 0) return reject('invalid_duration', `span ${index}: end_time_unix_nano is before start_time_unix_nano`);
-    const attrs = attrMap(sp.attributes);
-    for (const [what, names] of [
-      ['input', ATTR.inputTokens],
-      ['output', ATTR.outputTokens],
-    ] as const) {
+    const { attrs, tail } = readAttrs(sp.attributes, this.opts.spanAttributes === true);
+    for (let w = 0; w < 2; w++) {
+      const names = w === 0 ? S.inputTokens : S.outputTokens;
       const t = tokens(attrs, names);
       if (t === undefined) continue;
+      const what = w === 0 ? 'input' : 'output';
       if (t !== t) return reject('invalid_event', `span ${index}: ${what} token count ${JSON.stringify(first(attrs, names))} is not a non-negative integer`);
       if (t > this.opts.maxTokensPerSpan) return reject('invalid_event', `span ${index}: ${what} token count ${t} exceeds ${this.opts.maxTokensPerSpan}`);
     }
-    return {
+    const parentSpanId = toHex(sp.parentSpanId);
+    const f: FlatSpan = {
       traceId,
       spanId,
-      parentSpanId: toHex(sp.parentSpanId),
+      parentSpanId,
       name,
       kind: sp.kind ?? 0,
       startMs,
       endMs,
       durationMs: d,
       attrs,
-      error: sp.status?.code === STATUS_ERROR || attrs.has('error.type'),
+      tail,
+      error: sp.status?.code === STATUS_ERROR || attrs[ERROR_TYPE] !== undefined,
       statusMessage: sp.status?.message ?? '',
       service,
       scope,
       index,
+      role: 'other',
+      parent: undefined,
     };
+    f.role = roleOf(f);
+    return f;
   }
 
   private trace(id: string): TraceState {
@@ -344,46 +417,36 @@ export class SpanMapper {
   map(req: ExportTraceServiceRequest): MappedRequest {
     const { spans, rejected, total } = this.flatten(req);
     const roles: Record<SpanRole, number> = { workflow: 0, agent: 0, tool: 0, model: 0, task: 0, other: 0 };
-    const byKey = new Map<string, FlatSpan>();
-    for (const s of spans) byKey.set(`${s.traceId}${s.spanId}`, s);
-    const role = new Map<FlatSpan, SpanRole>();
-    for (const s of spans) role.set(s, roleOf(s));
 
     // per trace of this request: what it holds, before deciding which span is the run
-    const inRequest = new Map<string, { spans: FlatSpan[]; explicit: boolean; mapped: boolean; name?: string; firstStart: number }>();
+    const inRequest = new Map<string, TraceGroup>();
     for (const s of spans) {
       let t = inRequest.get(s.traceId);
-      if (!t) inRequest.set(s.traceId, (t = { spans: [], explicit: false, mapped: false, firstStart: Infinity }));
+      if (!t) inRequest.set(s.traceId, (t = { spans: [], bySpan: new Map(), explicit: false, mapped: false, firstStart: Infinity }));
       t.spans.push(s);
-      const r = role.get(s)!;
-      if (r === 'workflow') t.explicit = true;
-      if (r !== 'other') t.mapped = true;
-      t.name ??= str(s.attrs, ATTR.workflowName);
+      t.bySpan.set(s.spanId, s);
+      if (s.role === 'workflow') t.explicit = true;
+      if (s.role !== 'other') t.mapped = true;
+      t.name ??= str(s.attrs, S.workflowName);
       if (s.startMs < t.firstStart) t.firstStart = s.startMs;
     }
 
-    const events: { e: CanonicalEventInput; t: number; end: number }[] = [];
-    const push = (e: CanonicalEventInput, t: number, end: number) => {
-      // absent, not undefined: the canonical schema has optional fields, not nullable ones
-      const o = e as Record<string, unknown>;
-      for (const k in o) if (o[k] === undefined) delete o[k];
-      events.push({ e, t, end });
-    };
-
+    const out = new EventList();
     for (const [traceId, tr] of inRequest) {
+      for (const s of tr.spans) if (s.parentSpanId !== '') s.parent = tr.bySpan.get(s.parentSpanId);
       const state = this.trace(traceId);
       state.explicit ||= tr.explicit;
       state.mapped ||= tr.mapped;
       // the span that is the run: the outermost workflow span, else the root of an agentic trace
       let run: FlatSpan | undefined;
       for (const s of tr.spans) {
-        const r = role.get(s)!;
-        const candidate = r === 'workflow' ? !this.hasWorkflowAncestor(s, byKey, role) : s.parentSpanId === '' && !state.explicit && state.mapped;
+        const candidate = s.role === 'workflow' ? !hasWorkflowAncestor(s) : s.parentSpanId === '' && !state.explicit && state.mapped;
         if (candidate && (!run || s.startMs < run.startMs)) run = s;
       }
-      // nested workflow spans (a workflow inside the run) are steps of it
-      for (const s of tr.spans) if (role.get(s) === 'workflow' && s !== run) role.set(s, 'task');
-      if (run) state.workflowType ??= cut(str(run.attrs, ATTR.workflowName) ?? workflowNameOf(run));
+      // nested workflow spans (a workflow inside the run) are steps of it: decided for every
+      // span before any is changed, as a span's ancestors are read by the test above
+      for (const s of tr.spans) if (s.role === 'workflow' && s !== run) s.role = 'task';
+      if (run) state.workflowType ??= cut(str(run.attrs, S.workflowName) ?? workflowNameOf(run));
       if (tr.name !== undefined) state.workflowType ??= cut(tr.name);
       const wf = { id: traceId, type: state.workflowType ?? UNKNOWN };
 
@@ -391,120 +454,125 @@ export class SpanMapper {
         // a run opens at its workflow span's start; without it (a run still going) at its first span seen
         const source = (run ?? tr.spans[0]).service;
         const t = run ? run.startMs : tr.firstStart;
-        push({ id: `${traceId}:run.started`, type: 'workflow.started', time: t, source, workflow: wf, attributes: { trace_id: traceId, span_id: run?.spanId ?? '' } }, t, 0);
+        out.push({ id: `${traceId}:run.started`, type: 'workflow.started', time: t, source, workflow: wf, attributes: { trace_id: traceId, span_id: run?.spanId ?? '' } }, t, 0);
         state.started = true;
       }
 
-      for (const s of tr.spans) {
-        const r = s === run ? 'workflow' : role.get(s)!;
-        roles[r]++;
-        const base = {
-          source: s.service,
-          workflow: wf,
-          duration_ms: s.durationMs,
-          attributes: {
-            trace_id: s.traceId,
-            span_id: s.spanId,
-            parent_span_id: s.parentSpanId,
-            span_name: s.name,
-            span_kind: SPAN_KINDS[s.kind] ?? UNKNOWN,
-            scope: s.scope,
-            ...(s.statusMessage ? { status_message: s.statusMessage } : {}),
-            ...(this.opts.spanAttributes ? { span: tailAttributes(s.attrs) } : {}),
-          },
-        };
-        // a start event carries the ids alone: the end event has the rest (and each attribute costs
-        // validation, the tail's copy and its JSON, per event)
-        const startAttrs = { trace_id: s.traceId, span_id: s.spanId };
-        const id = `${s.traceId}:${s.spanId}`;
-        const outcome = s.error ? 'failed' : 'completed';
-        if (s === run) {
-          if (!state.closed) push({ ...base, id: `${id}:workflow.${outcome}`, type: `workflow.${outcome}`, time: s.endMs }, s.endMs, 1);
-          state.closed = true;
-          // a root that is also an agent, tool or model call counts as that too
-          const own = role.get(s)!;
-          if (own === 'workflow' || own === 'other') continue;
-        }
-        const agent = this.agentOf(s, byKey, role);
-        switch (role.get(s)!) {
-          case 'agent': {
-            const name = cut(str(s.attrs, ATTR.agentName) ?? str(s.attrs, ATTR.entityName) ?? agentNameOf(s));
-            const task = { id: s.spanId, name };
-            push({ ...base, duration_ms: undefined, attributes: startAttrs, id: `${id}:task.started`, type: 'task.started', time: s.startMs, agent: name, task }, s.startMs, 0);
-            push({ ...base, id: `${id}:task.${outcome}`, type: `task.${outcome}`, time: s.endMs, agent: name, task }, s.endMs, 1);
-            break;
-          }
-          case 'task': {
-            const stage = cut(str(s.attrs, ATTR.entityName) ?? str(s.attrs, ATTR.workflowName) ?? s.name);
-            push({ ...base, duration_ms: undefined, attributes: startAttrs, id: `${id}:stage.started`, type: 'stage.started', time: s.startMs, stage, agent }, s.startMs, 0);
-            push({ ...base, id: `${id}:stage.${outcome}`, type: `stage.${outcome}`, time: s.endMs, stage, agent }, s.endMs, 1);
-            break;
-          }
-          case 'tool': {
-            const tool = cut(str(s.attrs, ATTR.toolName) ?? str(s.attrs, ATTR.entityName) ?? toolNameOf(s));
-            const type = s.error ? 'tool.failed' : 'tool.called';
-            push({ ...base, id: `${id}:${type}`, type, time: s.endMs, tool, agent }, s.endMs, 1);
-            break;
-          }
-          case 'model': {
-            const model = str(s.attrs, ATTR.model);
-            const tin = tokens(s.attrs, ATTR.inputTokens);
-            const tout = tokens(s.attrs, ATTR.outputTokens);
-            const type = s.error ? 'agent.error' : 'agent.response';
-            const provider = str(s.attrs, ATTR.provider);
-            const errorType = str(s.attrs, ATTR.errorType);
-            push(
-              {
-                ...base,
-                attributes: { ...base.attributes, operation: str(s.attrs, ATTR.operation) ?? 'chat', ...(provider ? { provider } : {}), ...(errorType ? { error_type: errorType } : {}) },
-                id: `${id}:${type}`,
-                type,
-                time: s.endMs,
-                agent,
-                model: model === undefined ? undefined : cut(model),
-                tokens_in: tin,
-                tokens_out: tout,
-                cost_usd: this.cost(model, tin, tout),
-              },
-              s.endMs,
-              1,
-            );
-            break;
-          }
-          default: {
-            const type = `span.${SPAN_KINDS[s.kind] ?? UNKNOWN}`;
-            push({ ...base, id: `${id}:${type}`, type, time: s.endMs, agent }, s.endMs, 1);
-          }
-        }
+      for (const s of tr.spans) this.spanEvents(s, s === run, state, wf, roles, out);
+    }
+    return { spans: total, events: out.sorted(), rejected, roles };
+  }
+
+  /** The events of one span; every object is built with only the fields it has (no undefined to delete). */
+  private spanEvents(s: FlatSpan, isRun: boolean, state: TraceState, wf: { id: string; type: string }, roles: Record<SpanRole, number>, out: EventList): void {
+    roles[isRun ? 'workflow' : s.role]++;
+    const id = `${s.traceId}:${s.spanId}`;
+    const outcome = s.error ? 'failed' : 'completed';
+    const endAttrs = (): Record<string, unknown> => {
+      const a: Record<string, unknown> = {
+        trace_id: s.traceId,
+        span_id: s.spanId,
+        parent_span_id: s.parentSpanId,
+        span_name: s.name,
+        span_kind: SPAN_KINDS[s.kind] ?? UNKNOWN,
+        scope: s.scope,
+      };
+      if (s.statusMessage) a.status_message = s.statusMessage;
+      if (s.tail) a.span = s.tail;
+      return a;
+    };
+    // a start event carries the ids alone: the end event has the rest (and each attribute costs
+    // validation, the tail's copy and its JSON, per event)
+    const startAttrs = () => ({ trace_id: s.traceId, span_id: s.spanId });
+    const end = (type: string, attributes: Record<string, unknown>): CanonicalEventInput => ({ id: `${id}:${type}`, type, time: s.endMs, source: s.service, workflow: wf, duration_ms: s.durationMs, attributes });
+    if (isRun) {
+      if (!state.closed) out.push(end(`workflow.${outcome}`, endAttrs()), s.endMs, 1);
+      state.closed = true;
+      // a root that is also an agent, tool or model call counts as that too
+      if (s.role === 'workflow' || s.role === 'other') return;
+    }
+    const agent = agentOf(s);
+    switch (s.role) {
+      case 'agent': {
+        const name = agentName(s);
+        const task = { id: s.spanId, name };
+        out.push({ id: `${id}:task.started`, type: 'task.started', time: s.startMs, source: s.service, workflow: wf, agent: name, task, attributes: startAttrs() }, s.startMs, 0);
+        const e = end(`task.${outcome}`, endAttrs());
+        e.agent = name;
+        e.task = task;
+        out.push(e, s.endMs, 1);
+        return;
+      }
+      case 'task': {
+        const stage = cut(str(s.attrs, S.entityName) ?? str(s.attrs, S.workflowName) ?? s.name);
+        const started: CanonicalEventInput = { id: `${id}:stage.started`, type: 'stage.started', time: s.startMs, source: s.service, workflow: wf, stage, attributes: startAttrs() };
+        if (agent !== undefined) started.agent = agent;
+        out.push(started, s.startMs, 0);
+        const e = end(`stage.${outcome}`, endAttrs());
+        e.stage = stage;
+        if (agent !== undefined) e.agent = agent;
+        out.push(e, s.endMs, 1);
+        return;
+      }
+      case 'tool': {
+        const e = end(s.error ? 'tool.failed' : 'tool.called', endAttrs());
+        e.tool = cut(str(s.attrs, S.toolName) ?? str(s.attrs, S.entityName) ?? toolNameOf(s));
+        if (agent !== undefined) e.agent = agent;
+        out.push(e, s.endMs, 1);
+        return;
+      }
+      case 'model': {
+        const model = str(s.attrs, S.model);
+        const tin = tokens(s.attrs, S.inputTokens);
+        const tout = tokens(s.attrs, S.outputTokens);
+        const attributes = endAttrs();
+        attributes.operation = str(s.attrs, S.operation) ?? 'chat';
+        const provider = str(s.attrs, S.provider);
+        if (provider) attributes.provider = provider;
+        const errorType = str(s.attrs, S.errorType);
+        if (errorType) attributes.error_type = errorType;
+        const e = end(s.error ? 'agent.error' : 'agent.response', attributes);
+        if (agent !== undefined) e.agent = agent;
+        if (model !== undefined) e.model = cut(model);
+        if (tin !== undefined) e.tokens_in = tin;
+        if (tout !== undefined) e.tokens_out = tout;
+        const cost = this.cost(model, tin, tout);
+        if (cost !== undefined) e.cost_usd = cost;
+        out.push(e, s.endMs, 1);
+        return;
+      }
+      default: {
+        const e = end(`span.${SPAN_KINDS[s.kind] ?? UNKNOWN}`, endAttrs());
+        if (agent !== undefined) e.agent = agent;
+        out.push(e, s.endMs, 1);
       }
     }
-    // by time, a start before an end at the same instant: the lifecycle sees starts first and the tail reads in order
-    events.sort((a, b) => a.t - b.t || a.end - b.end);
-    return { spans: total, events: events.map((x) => x.e), rejected, roles };
   }
+}
 
-  private hasWorkflowAncestor(s: FlatSpan, byKey: Map<string, FlatSpan>, role: Map<FlatSpan, SpanRole>): boolean {
-    let p = byKey.get(`${s.traceId}${s.parentSpanId}`);
-    for (let depth = 0; p && depth < 64; depth++) {
-      if (role.get(p) === 'workflow') return true;
-      p = byKey.get(`${p.traceId}${p.parentSpanId}`);
-    }
-    return false;
+function hasWorkflowAncestor(s: FlatSpan): boolean {
+  let p = s.parent;
+  for (let depth = 0; p && depth < 64; depth++) {
+    if (p.role === 'workflow') return true;
+    p = p.parent;
   }
+  return false;
+}
 
-  /** The span's own agent name, else that of the nearest agent span above it in the same request. */
-  private agentOf(s: FlatSpan, byKey: Map<string, FlatSpan>, role: Map<FlatSpan, SpanRole>): string | undefined {
-    const own = str(s.attrs, ATTR.agentName);
-    if (own !== undefined) return cut(own);
-    let p = byKey.get(`${s.traceId}${s.parentSpanId}`);
-    for (let depth = 0; p && depth < 64; depth++) {
-      if (role.get(p) === 'agent') return cut(str(p.attrs, ATTR.agentName) ?? str(p.attrs, ATTR.entityName) ?? agentNameOf(p));
-      const named = str(p.attrs, ATTR.agentName);
-      if (named !== undefined) return cut(named);
-      p = byKey.get(`${p.traceId}${p.parentSpanId}`);
-    }
-    return undefined;
+const agentName = (s: FlatSpan) => cut(str(s.attrs, S.agentName) ?? str(s.attrs, S.entityName) ?? agentNameOf(s));
+
+/** The span's own agent name, else that of the nearest agent span above it in the same request. */
+function agentOf(s: FlatSpan): string | undefined {
+  const own = str(s.attrs, S.agentName);
+  if (own !== undefined) return cut(own);
+  let p = s.parent;
+  for (let depth = 0; p && depth < 64; depth++) {
+    if (p.role === 'agent') return agentName(p);
+    const named = str(p.attrs, S.agentName);
+    if (named !== undefined) return cut(named);
+    p = p.parent;
   }
+  return undefined;
 }
 
 /** GenAI span names are "<operation> <name>"; OpenLLMetry's are "<name>.<kind>". */

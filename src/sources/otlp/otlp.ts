@@ -159,7 +159,7 @@ export class OtlpSource implements Source {
       throw new OtlpRefusal(503, 'busy', `${this.inFlightSpans} spans in flight; retry later`, this.config.retryAfterSeconds);
     }
 
-    const messages: RawMessage[] = mapped.events.map((value) => ({ value }));
+    const messages: RawMessage[] = mapped.events.map((value) => ({ value, built: true }));
     const rejections = mapped.rejected;
     if (rejections.length > 0) {
       this.metrics.received.labels(this.name).inc(rejections.length);

@@ -13,6 +13,9 @@ const SERVICE_FILE = 'opentelemetry/proto/collector/trace/v1/trace_service.proto
 
 /** A long.js value, as protobufjs decodes fixed64 / int64 (the part of its API used here). */
 export interface LongValue {
+  /** the high and low 32 bits, as signed 32-bit integers */
+  high: number;
+  low: number;
   toNumber(): number;
   toSigned(): LongValue;
   subtract(other: LongValue): LongValue;
