@@ -1,0 +1,12 @@
+// The V8 flags every launcher the project ships starts the exporter with: the image's ENTRYPOINT,
+// `npm start`, and the workflow-exporter command's shebang (test/node-flags.test.ts keeps the three
+// equal to this list). Without them V8 sizes the heap for the machine: on 24 GiB it let the young
+// generation grow to 2 x 64 MiB and the old one to four times its live data, 430-470 MiB RSS at full
+// OTLP load against 234 MiB with them, for about a quarter more CPU per span (BENCHMARKS.md,
+// otlp-ingest and docs/benchmarks-log.md).
+export const NODE_FLAGS = [
+  // semi-spaces of at most 16 MiB: scavenges stay short, the young generation 48 MiB at most
+  '--max-semi-space-size=16',
+  // the old generation may grow to 1.3 x its live data before a full collection, not up to 4 x
+  '--heap-growing-percent=30',
+] as const;
