@@ -48,7 +48,7 @@ class SeriesRecord<E> {
     const names = metric.labelNames ?? [];
     this.labels = {};
     for (let i = 0; i < names.length; i++) this.labels[names[i]] = values[i];
-    if (Array.isArray(metric.sortedLabelNames) && metric.enableExemplars !== true && !PUBLIC_ONLY.has(metric)) this.key = hashObject(this.labels, metric.sortedLabelNames);
+    if (Array.isArray(metric.sortedLabelNames) && !PUBLIC_ONLY.has(metric)) this.key = hashObject(this.labels, metric.sortedLabelNames);
   }
 
   /** The live record, or undefined when this call must take the public API. */
@@ -94,6 +94,17 @@ interface HistogramRecord {
   sum: number;
   count: number;
   bucketValues: Record<string, number>;
+  /** with exemplars: prom-client's Exemplar per bucket upper bound (-1 for +Inf), made on first use */
+  bucketExemplars?: Record<string, { labelSet: ExemplarLabels; value: number; timestamp?: number } | null | undefined>;
+}
+
+/** OpenMetrics' limit on an exemplar's label names and values together, as prom-client checks it */
+const MAX_EXEMPLAR_CHARS = 128;
+/** the characters of an exemplar's label names and values; prom-client refuses more than 128 */
+function exemplarChars(labels: ExemplarLabels): number {
+  let n = 0;
+  for (const k in labels) n += k.length + String(labels[k]).length;
+  return n;
 }
 
 /** An exemplar's labels: trace_id and span_id (OpenMetrics allows 128 characters in all). */
@@ -118,16 +129,12 @@ export class HistogramSeries {
   }
 
   observe(v: number, exemplar?: ExemplarLabels): void {
-    if (this.exemplars) {
-      // the record keeps one exemplar per bucket: prom-client's own path (no located record)
-      (this.metric.observe as unknown as (o: object) => void)({ labels: this.rec.labels, value: v, exemplarLabels: exemplar ?? {} });
-      return;
-    }
     const r = this.rec.live();
-    if (r !== undefined && v - v === 0 /* finite */) {
+    if (r !== undefined && v - v === 0 /* finite */ && (!this.exemplars || (typeof r.bucketExemplars === 'object' && r.bucketExemplars !== null))) {
       // as prom-client: the first bucket whose upper bound is >= v; +Inf is the count
       const b = this.bounds;
-      for (let i = 0; i < b.length; i++) {
+      let i = 0;
+      for (; i < b.length; i++) {
         if (v <= b[i]) {
           r.bucketValues[this.keys[i]] += 1;
           break;
@@ -135,9 +142,23 @@ export class HistogramSeries {
       }
       r.sum += v;
       r.count += 1;
+      if (!this.exemplars || exemplar === undefined) return;
+      // as prom-client's updateExemplar: the bucket's exemplar is the latest observation in it;
+      // a bucket's first exemplar, or labels past the size limit, take its own path
+      const chars = exemplarChars(exemplar);
+      if (chars === 0) return; // no labels: prom-client keeps the bucket's exemplar as it was
+      const ex = r.bucketExemplars![i < b.length ? this.keys[i] : '-1'];
+      if (ex && chars <= MAX_EXEMPLAR_CHARS) {
+        ex.labelSet = exemplar;
+        ex.value = v;
+        ex.timestamp = Date.now() / 1000;
+        return;
+      }
+      (this.metric as unknown as { updateExemplar(l: object, v: number, e: object): void }).updateExemplar(this.rec.labels, v, exemplar);
       return;
     }
-    this.metric.observe(this.rec.labels, v);
+    if (this.exemplars) (this.metric.observe as unknown as (o: object) => void)({ labels: this.rec.labels, value: v, exemplarLabels: exemplar ?? {} });
+    else this.metric.observe(this.rec.labels, v);
     const keys = this.keys;
     this.rec.locate((e) => typeof e.sum === 'number' && typeof e.count === 'number' && typeof e.bucketValues === 'object' && keys.every((k) => typeof e.bucketValues[k] === 'number'));
   }
