@@ -25,7 +25,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       series: fc.nat(LABELS.length - 1),
       v: value,
       // exemplar labels (read only with exemplars on): none, empty, a trace, another, past the 128-character limit
-      ex: fc.constantFrom(undefined, {}, { trace_id: 'a'.repeat(32), span_id: 'b'.repeat(16) }, { trace_id: 'c'.repeat(32) }, { trace_id: 'd'.repeat(120) }),
+      ex: fc.constantFrom<(Record<string, string> | undefined)[]>(undefined, {}, { trace_id: 'a'.repeat(32), span_id: 'b'.repeat(16) }, { trace_id: 'c'.repeat(32) }, { trace_id: 'd'.repeat(120) }),
     }),
   },
   { weight: 1, arbitrary: fc.constant({ kind: 'reset' as const }) },
@@ -33,7 +33,8 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 );
 
 function world(exemplars = false) {
-  const registry = exemplars ? new Registry(Registry.OPENMETRICS_CONTENT_TYPE) : new Registry();
+  const registry = new Registry();
+  if (exemplars) registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
   const counter = new Counter({ name: 'c_total', help: 'c', labelNames: ['k', 'j'], registers: [registry] });
   const histogram = new Histogram({ name: 'h_seconds', help: 'h', labelNames: ['k', 'j'], buckets: [0.005, 0.1, 1, 2.5, 100], registers: [registry], enableExemplars: exemplars });
   return { registry, counter, histogram };
@@ -103,7 +104,7 @@ describe('series handles', () => {
     (histogram as unknown as { updateExemplar: () => void }).updateExemplar = () => {
       throw new Error('public path taken');
     };
-    histogram.observe = histogram.updateExemplar as never;
+    histogram.observe = (histogram as unknown as { updateExemplar: never }).updateExemplar;
     h.observe(0.7, { trace_id: 't2' });
     h.observe(0.8, {});
     h.observe(0.9);
