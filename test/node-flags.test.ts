@@ -1,9 +1,9 @@
-// The exporter's V8 flags (src/node-flags.ts) are the ones every shipped launcher passes: the image's
+// The exporter's V8 flags (src/util/node-flags.ts) are the ones every shipped launcher passes: the image's
 // ENTRYPOINT, `npm start` and the command's shebang; and this Node accepts them.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { NODE_FLAGS } from '../src/node-flags.js';
+import { NODE_FLAGS } from '../src/util/node-flags.js';
 
 const read = (f: string) => readFileSync(new URL(`../${f}`, import.meta.url), 'utf8');
 const root = new URL('..', import.meta.url).pathname;

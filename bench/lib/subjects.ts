@@ -4,7 +4,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS } from '../../src/node-flags.js';
+import { NODE_FLAGS } from '../../src/util/node-flags.js';
 import type { ProbeReading } from './probe.js';
 import { cpuSeconds, nextMessage, rssSampler, start, stop, until } from './proc.js';
 
@@ -71,7 +71,7 @@ export async function startExporter(
   const t0 = performance.now();
   // BENCH_DIST points at another build (a copy of dist/ from before a change) to measure it the same way
   const cli = join(dist ?? join(ROOT, 'dist'), 'cli.js');
-  // started as the shipped launchers start it (src/node-flags.ts); nodeArgs come after and win
+  // started as the shipped launchers start it (src/util/node-flags.ts); nodeArgs come after and win
   const proc = start(node, [...NODE_FLAGS, ...nodeArgs, '--import', PROBE, cli, 'serve', '--config', file], { name: id, cwd: ROOT, logTo: log });
   const url = `http://127.0.0.1:${port}`;
   let exited = false;

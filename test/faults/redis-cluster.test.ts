@@ -160,10 +160,15 @@ describe('Redis Cluster (3 masters, 1 replica each, a password on every node): t
       debug: () => nodes.filter((n) => n.alive).map((n) => n.cli('cluster', 'nodes')).join('\n'),
     }).finally(() => traffic.close());
     client.disconnect();
-    // every end met its start in the state on the cluster, across the failover: one duration per run
+    // every end met its start in the state on the cluster, across the failover: one duration per run,
+    // and one more per run whose start and end were both redelivered (an ack the killed master had
+    // not replicated; counted in f.duplicated, which RELIABILITY.md reports)
     let durations = 0;
     for (const e of exporters) durations += value(await e.metrics(), 'workflow_run_duration_seconds_count', { workflow_type: 'fault-test', outcome: 'completed' });
-    expect([durations, f.lifecycleAnomalies]).toEqual([Math.floor(f.published / 2), 0]);
+    const runs = Math.floor(f.published / 2);
+    expect(f.lifecycleAnomalies).toBe(0);
+    expect(durations).toBeGreaterThanOrEqual(runs);
+    expect(durations - runs).toBeLessThanOrEqual(Math.floor(f.duplicated / 2));
     expect(f.lost).toBe(0);
     expect(exporters.every((e) => e.alive)).toBe(true);
     for (const e of exporters) expect(await e.ready()).toBe(true);
