@@ -5,8 +5,8 @@
 // OTLP load against 234 MiB with them, for about a quarter more CPU per span (BENCHMARKS.md,
 // otlp-ingest and docs/benchmarks-log.md).
 export const NODE_FLAGS = [
-  // semi-spaces of at most 16 MiB: scavenges stay short, the young generation 48 MiB at most
-  '--max-semi-space-size=16',
+  // semi-spaces of at most 8 MiB (V8 grows them to 64 MiB on a large machine)
+  '--max-semi-space-size=8',
   // the old generation may grow to 1.3 x its live data before a full collection, not up to 4 x
   '--heap-growing-percent=30',
 ] as const;
