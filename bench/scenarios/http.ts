@@ -43,7 +43,7 @@ export async function httpIngest(ctx: Ctx): Promise<ScenarioOutput> {
     const exporter = await startExporter('http-exporter', httpExporterConfig(), ctx.dir, await freePort(), ctx.exporterNodeArgs);
     servers.push(exporter);
     // the same exporter with a larger young generation: fewer scavenges promote fewer short-lived
-    // events (a deployment flag, NODE_OPTIONS=--max-semi-space-size=32, not a code change)
+    // events (a deployment flag given after the launchers' own, src/util/node-flags.ts, so it wins)
     servers.push(await startExporter('http-exporter-semi32', httpExporterConfig(), ctx.dir, await freePort(), [...SEMI_SPACE, ...ctx.exporterNodeArgs]));
     const baseline = baselineFromEnv();
     if (baseline) servers.push(await startExporter('http-exporter-baseline', httpExporterConfig(), ctx.dir, await freePort(), ctx.exporterNodeArgs, baseline.dist, baseline.node));
