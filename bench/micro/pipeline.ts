@@ -4,10 +4,9 @@
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import pino from 'pino';
-import type { ProcessedBatch, Sink } from '../../src/pipeline/types.js';
 import type { RawMessage } from '../../src/events/raw.js';
 import { ndjsonTemplate } from '../lib/events.js';
-import { stat } from '../lib/stats.js';
+import { cpuMs, runStages, timeSinks } from './stages.js';
 import { ROOT } from '../lib/subjects.js';
 
 // the exporter as built (dist/), typed from its sources
@@ -34,29 +33,7 @@ const limits = config.validation;
 const normalize = createNormalizer({});
 const handler = app.pipeline.handler('http');
 
-// time each sink's write on the batches the pipeline hands them
-const sinkTimes = new Map<string, number>();
-for (const sink of (app.pipeline as unknown as { sinks: Sink[] }).sinks) {
-  const write = sink.write.bind(sink);
-  sink.write = (b: ProcessedBatch) => {
-    const t = cpuMs();
-    const r = write(b);
-    sinkTimes.set(sink.name, (sinkTimes.get(sink.name) ?? 0) + cpuMs() - t);
-    return r;
-  };
-}
-
-function cpuMs(): number {
-  const c = process.cpuUsage();
-  return (c.user + c.system) / 1000;
-}
-
-async function time(fn: (bodies: Buffer[]) => unknown): Promise<number> {
-  const bodies = freshBodies();
-  const t = cpuMs();
-  await fn(bodies);
-  return ((cpuMs() - t) * 1e6) / (bodies.length * PER_BODY);
-}
+const sinkTimes = timeSinks(app.pipeline);
 
 const stages: Record<string, (bodies: Buffer[]) => unknown> = {
   'split NDJSON': (bs) => {
@@ -94,25 +71,19 @@ function handoff(): { serialize: number; deserialize: number } {
   return { serialize: per(ser), deserialize: per(de) };
 }
 
-const results: Record<string, number[]> = {};
-for (let r = 0; r < ROUNDS; r++) {
-  if (!ONLY || 'worker'.startsWith(ONLY)) {
+await runStages({
+  stages,
+  rounds: ROUNDS,
+  only: ONLY,
+  bodies: freshBodies,
+  perBody: PER_BODY,
+  item: 'event',
+  sinkTimes,
+  eachRound: (results) => {
+    if (ONLY && !'worker'.startsWith(ONLY)) return;
     const h = handoff();
     (results['worker hand-off: v8.serialize (sender)'] ??= []).push(h.serialize);
     (results['worker hand-off: v8.deserialize (receiver)'] ??= []).push(h.deserialize);
-  }
-  for (const [name, fn] of Object.entries(stages)) {
-    if (ONLY && !name.startsWith(ONLY)) continue;
-    sinkTimes.clear();
-    (results[name] ??= []).push(await time(fn));
-    if (name.startsWith('full')) {
-      for (const [s, ms] of sinkTimes) (results[`  sink ${s}`] ??= []).push((ms * 1e6) / (BODIES * PER_BODY));
-    }
-  }
-}
-process.stdout.write(`ns per event, median of ${ROUNDS} rounds of ${BODIES * PER_BODY} events (round 1 warms up)\n`);
-for (const [name, v] of Object.entries(results)) {
-  const s = stat(v.length > 1 ? v.slice(1) : v);
-  process.stdout.write(`${name.padEnd(44)} ${Math.round(s.median).toString().padStart(6)}  (${Math.round(s.min)}–${Math.round(s.max)})\n`);
-}
+  },
+});
 await app.close();
