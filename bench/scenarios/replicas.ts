@@ -221,7 +221,9 @@ async function idle(servers: Server[], seconds: number): Promise<number[]> {
 export async function replicaScalingSteady(ctx: Ctx): Promise<ScenarioOutput> {
   const nats = await ctx.nats();
   const redis = await ctx.redis();
-  const rates = [5_000, 15_000];
+  // a subset for a quick look at one setting: BENCH_STEADY_RATES=5000 BENCH_STEADY_SETTINGS=nofollow,wait BENCH_STEADY_REPLICAS=1,3
+  const pick = <T>(env: string | undefined, all: T[], key: (x: T) => string) => (env ? all.filter((x) => env.split(',').includes(key(x))) : all);
+  const rates = pick(process.env.BENCH_STEADY_RATES, [5_000, 15_000], String);
   const warmS = ctx.quick ? 2 : 3; // each replica's JIT and first GCs, at the rate, before the window
   const windowS = ctx.quick ? 4 : 6;
   const idleS = 3;
@@ -235,10 +237,13 @@ export async function replicaScalingSteady(ctx: Ctx): Promise<ScenarioOutput> {
     { id: 'wide', source: { batch: 2048, pullExpiresMs: 30_000 }, tail: {}, label: 'batch 2048, pullExpiresMs 30000' },
     // the tail follower reads every event of the stream in every replica: its cost per consumed event grows with k
     { id: 'nofollow', source: {}, tail: { follow: 'off' }, label: 'defaults, tail.follow off' },
+    // a batch waits up to 25 ms after its first message for more: do fuller batches keep CPU per event flat?
+    { id: 'wait', source: { batchWaitMs: 25 }, tail: {}, label: 'batchWaitMs 25' },
+    { id: 'wait-nofollow', source: { batchWaitMs: 25 }, tail: { follow: 'off' }, label: 'batchWaitMs 25, tail.follow off' },
   ];
   const variants = rates.flatMap((rate) =>
-    settings.flatMap((st) =>
-      [1, 2, 3].map((k) => ({ id: `steady-${rate / 1000}k-${st.id}-${k}`, rate, k, st, label: `${rate.toLocaleString('en-US')} ev/s, ${k} replica${k > 1 ? 's' : ''}, ${st.label}` })),
+    pick(process.env.BENCH_STEADY_SETTINGS, settings, (x) => x.id).flatMap((st) =>
+      pick(process.env.BENCH_STEADY_REPLICAS, [1, 2, 3], String).map((k) => ({ id: `steady-${rate / 1000}k-${st.id}-${k}`, rate, k, st, label: `${rate.toLocaleString('en-US')} ev/s, ${k} replica${k > 1 ? 's' : ''}, ${st.label}` })),
     ),
   );
   const results = new Map<string, Steady[]>(variants.map((v) => [v.id, []]));
@@ -297,7 +302,8 @@ export async function replicaScalingSteady(ctx: Ctx): Promise<ScenarioOutput> {
       },
     };
   });
-  const med = (id: string) => stat(results.get(id)!.map((x) => x.exporterUsPerEvent)).median;
+  const med = (id: string) => stat(results.get(id)?.map((x) => x.exporterUsPerEvent) ?? []).median;
+  const against1 = (rate: number, st: string, k: number) => (med(`steady-${rate / 1000}k-${st}-${k}`) / med(`steady-${rate / 1000}k-${st}-1`)).toFixed(2);
   return {
     scenario: {
       id: 'replica-scaling-steady',
@@ -307,7 +313,7 @@ export async function replicaScalingSteady(ctx: Ctx): Promise<ScenarioOutput> {
       subjects,
       ratios: [],
       notes: rates.flatMap((rate) =>
-        settings.map((st) => `${rate.toLocaleString('en-US')} ev/s, ${st.id}: exporter CPU per event, 3 replicas against 1: ${(med(`steady-${rate / 1000}k-${st.id}-3`) / med(`steady-${rate / 1000}k-${st.id}-1`)).toFixed(2)}×, 2 against 1: ${(med(`steady-${rate / 1000}k-${st.id}-2`) / med(`steady-${rate / 1000}k-${st.id}-1`)).toFixed(2)}×`),
+        pick(process.env.BENCH_STEADY_SETTINGS, settings, (x) => x.id).map((st) => `${rate.toLocaleString('en-US')} ev/s, ${st.id}: exporter CPU per event, 3 replicas against 1: ${against1(rate, st.id, 3)}×, 2 against 1: ${against1(rate, st.id, 2)}×`),
       ),
     },
     targets: [],

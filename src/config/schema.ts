@@ -68,6 +68,15 @@ const natsSource = z
       .min(1),
     create: z.boolean().default(false).describe('create the stream and consumer when missing, at start and when deleted while running (a durable again after the last message counted); else attach, fail the start if absent, and stay unready while they are missing'),
     batch: z.number().int().min(1).max(10_000).default(DEFAULT_BATCH),
+    batchWaitMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .default(0)
+      .describe(
+        'wait up to this long after a batch\'s first message for more, up to batch: fuller batches (less CPU per event) when each replica sees a low rate, each event up to this much later; 0 takes what arrived in one turn of the event loop',
+      ),
     ackPolicy: z
       .enum(['explicit', 'all'])
       .default('explicit')

@@ -11,6 +11,30 @@ describe('SlicedBatches', () => {
     expect(seen).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
   });
 
+  it('with waitMs, gathers items of several turns into one batch, and flushes early once max is reached', async () => {
+    const seen: number[][] = [];
+    const b = new SlicedBatches<number>(5, async (batch) => void seen.push(batch), (err) => expect.fail(String(err)), 40);
+    b.push(0);
+    await new Promise((r) => setTimeout(r, 5));
+    b.push(1);
+    await new Promise((r) => setImmediate(r));
+    b.push(2);
+    // three turns later nothing has gone yet: the batch waits for more
+    await new Promise((r) => setTimeout(r, 5));
+    expect(seen).toEqual([]);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(seen).toEqual([[0, 1, 2]]);
+    // a full batch does not wait
+    for (let i = 3; i < 8; i++) b.push(i);
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toEqual([[0, 1, 2], [3, 4, 5, 6, 7]]);
+    // drain takes what waits at once
+    b.push(8);
+    await b.drain();
+    expect(seen).toEqual([[0, 1, 2], [3, 4, 5, 6, 7], [8]]);
+  });
+
   it('runs one batch at a time, the next only after the last one settled', async () => {
     let inRun = 0;
     let most = 0;

@@ -23,21 +23,28 @@ export class SlicedBatches<T> {
   private running = false;
   private sliceStart = 0;
   private idleWaiters: (() => void)[] = [];
+  private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly max: number,
     /** takes one batch; a rejection goes to onError and the next batch runs */
     private readonly run: (batch: T[]) => Promise<unknown>,
     private readonly onError: (err: unknown) => void,
+    /**
+     * with more than 0, a batch waits this long after its first item for more (or until `max`):
+     * fewer, fuller batches when the rate per process is low, each item up to this much later
+     */
+    private readonly waitMs = 0,
   ) {}
 
   push(item: T): void {
     this.buf.push(item);
     if (this.buf.length >= this.max) this.flush();
     else if (!this.scheduled) {
-      // gather what arrives in the same turn of the event loop into one batch
+      // gather what arrives in the same turn of the event loop (or within waitMs) into one batch
       this.scheduled = true;
-      setImmediate(this.flush);
+      if (this.waitMs > 0) this.timer = setTimeout(this.flush, this.waitMs);
+      else setImmediate(this.flush);
     }
   }
 
@@ -56,6 +63,10 @@ export class SlicedBatches<T> {
 
   private readonly flush = (): void => {
     this.scheduled = false;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     if (this.buf.length === 0) return;
     this.queue.push(this.buf);
     this.buf = [];

@@ -90,9 +90,10 @@ class ConsumerLoop {
     private readonly handler: BatchHandler,
     private readonly onError: (err: unknown) => void,
     ackWaitMs: number,
+    batchWaitMs = 0,
   ) {
     // process() naks a batch whose sinks failed; onError also gets what is left (an ack on a closed connection)
-    this.batches = new SlicedBatches(batch, (msgs) => this.process(msgs), onError);
+    this.batches = new SlicedBatches(batch, (msgs) => this.process(msgs), onError, batchWaitMs);
     // A slow sink (a stalled state store) can hold a batch, and the batches queued behind it, past
     // the ack wait; the server would then redeliver what this process is still going to count.
     // An in-progress ack every half ack wait keeps them ours until they are acked.
@@ -217,7 +218,7 @@ export class NatsJetStreamSource implements Source {
       const loop = new ConsumerLoop(s.stream, s.durable, cfg.batch, cfg.ackPolicy === 'all', handler, (err) => {
         this.metrics?.sourceErrors.labels(this.name, 'sink_failed').inc();
         this.logger.error({ err, source: this.name, stream: s.stream }, 'batch failed; nak for redelivery');
-      }, cfg.ackWaitMs);
+      }, cfg.ackWaitMs, cfg.batchWaitMs);
       try {
         await this.ensure(s, loop);
         await this.consume(loop);
