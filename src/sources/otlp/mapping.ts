@@ -468,25 +468,9 @@ export class SpanMapper {
     roles[isRun ? 'workflow' : s.role]++;
     const id = `${s.traceId}:${s.spanId}`;
     const outcome = s.error ? 'failed' : 'completed';
-    const endAttrs = (): Record<string, unknown> => {
-      const a: Record<string, unknown> = {
-        trace_id: s.traceId,
-        span_id: s.spanId,
-        parent_span_id: s.parentSpanId,
-        span_name: s.name,
-        span_kind: SPAN_KINDS[s.kind] ?? UNKNOWN,
-        scope: s.scope,
-      };
-      if (s.statusMessage) a.status_message = s.statusMessage;
-      if (s.tail) a.span = s.tail;
-      return a;
-    };
-    // a start event carries the ids alone: the end event has the rest (and each attribute costs
-    // validation, the tail's copy and its JSON, per event)
-    const startAttrs = () => ({ trace_id: s.traceId, span_id: s.spanId });
     const end = (type: string, attributes: Record<string, unknown>): CanonicalEventInput => ({ id: `${id}:${type}`, type, time: s.endMs, source: s.service, workflow: wf, duration_ms: s.durationMs, attributes });
     if (isRun) {
-      if (!state.closed) out.push(end(`workflow.${outcome}`, endAttrs()), s.endMs, 1);
+      if (!state.closed) out.push(end(`workflow.${outcome}`, endAttrsOf(s)), s.endMs, 1);
       state.closed = true;
       // a root that is also an agent, tool or model call counts as that too
       if (s.role === 'workflow' || s.role === 'other') return;
@@ -496,8 +480,8 @@ export class SpanMapper {
       case 'agent': {
         const name = agentName(s);
         const task = { id: s.spanId, name };
-        out.push({ id: `${id}:task.started`, type: 'task.started', time: s.startMs, source: s.service, workflow: wf, agent: name, task, attributes: startAttrs() }, s.startMs, 0);
-        const e = end(`task.${outcome}`, endAttrs());
+        out.push({ id: `${id}:task.started`, type: 'task.started', time: s.startMs, source: s.service, workflow: wf, agent: name, task, attributes: startAttrsOf(s) }, s.startMs, 0);
+        const e = end(`task.${outcome}`, endAttrsOf(s));
         e.agent = name;
         e.task = task;
         out.push(e, s.endMs, 1);
@@ -505,17 +489,17 @@ export class SpanMapper {
       }
       case 'task': {
         const stage = cut(str(s.attrs, S.entityName) ?? str(s.attrs, S.workflowName) ?? s.name);
-        const started: CanonicalEventInput = { id: `${id}:stage.started`, type: 'stage.started', time: s.startMs, source: s.service, workflow: wf, stage, attributes: startAttrs() };
+        const started: CanonicalEventInput = { id: `${id}:stage.started`, type: 'stage.started', time: s.startMs, source: s.service, workflow: wf, stage, attributes: startAttrsOf(s) };
         if (agent !== undefined) started.agent = agent;
         out.push(started, s.startMs, 0);
-        const e = end(`stage.${outcome}`, endAttrs());
+        const e = end(`stage.${outcome}`, endAttrsOf(s));
         e.stage = stage;
         if (agent !== undefined) e.agent = agent;
         out.push(e, s.endMs, 1);
         return;
       }
       case 'tool': {
-        const e = end(s.error ? 'tool.failed' : 'tool.called', endAttrs());
+        const e = end(s.error ? 'tool.failed' : 'tool.called', endAttrsOf(s));
         e.tool = cut(str(s.attrs, S.toolName) ?? str(s.attrs, S.entityName) ?? toolNameOf(s));
         if (agent !== undefined) e.agent = agent;
         out.push(e, s.endMs, 1);
@@ -525,7 +509,7 @@ export class SpanMapper {
         const model = str(s.attrs, S.model);
         const tin = tokens(s.attrs, S.inputTokens);
         const tout = tokens(s.attrs, S.outputTokens);
-        const attributes = endAttrs();
+        const attributes = endAttrsOf(s);
         attributes.operation = str(s.attrs, S.operation) ?? 'chat';
         const provider = str(s.attrs, S.provider);
         if (provider) attributes.provider = provider;
@@ -542,13 +526,31 @@ export class SpanMapper {
         return;
       }
       default: {
-        const e = end(`span.${SPAN_KINDS[s.kind] ?? UNKNOWN}`, endAttrs());
+        const e = end(`span.${SPAN_KINDS[s.kind] ?? UNKNOWN}`, endAttrsOf(s));
         if (agent !== undefined) e.agent = agent;
         out.push(e, s.endMs, 1);
       }
     }
   }
 }
+
+/** An end event's attributes: the span's ids, name, kind and scope (and the tail's copy when kept). */
+function endAttrsOf(s: FlatSpan): Record<string, unknown> {
+  const a: Record<string, unknown> = {
+    trace_id: s.traceId,
+    span_id: s.spanId,
+    parent_span_id: s.parentSpanId,
+    span_name: s.name,
+    span_kind: SPAN_KINDS[s.kind] ?? UNKNOWN,
+    scope: s.scope,
+  };
+  if (s.statusMessage) a.status_message = s.statusMessage;
+  if (s.tail) a.span = s.tail;
+  return a;
+}
+
+/** A start event carries the ids alone: the end event has the rest (each attribute costs validation, the tail's copy and its JSON, per event). */
+const startAttrsOf = (s: FlatSpan) => ({ trace_id: s.traceId, span_id: s.spanId });
 
 function hasWorkflowAncestor(s: FlatSpan): boolean {
   let p = s.parent;
