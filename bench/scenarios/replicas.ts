@@ -223,9 +223,12 @@ export async function replicaScalingSteady(ctx: Ctx): Promise<ScenarioOutput> {
   const redis = await ctx.redis();
   // a subset for a quick look at one setting: BENCH_STEADY_RATES=5000 BENCH_STEADY_SETTINGS=nofollow,wait BENCH_STEADY_REPLICAS=1,3
   const pick = <T>(env: string | undefined, all: T[], key: (x: T) => string) => (env ? all.filter((x) => env.split(',').includes(key(x))) : all);
-  const rates = pick(process.env.BENCH_STEADY_RATES, [5_000, 15_000], String);
-  const warmS = ctx.quick ? 2 : 3; // each replica's JIT and first GCs, at the rate, before the window
-  const windowS = ctx.quick ? 4 : 6;
+  // any rate may be asked for: a third of 5,000 on one replica is what each of three sees
+  const rates = process.env.BENCH_STEADY_RATES ? process.env.BENCH_STEADY_RATES.split(',').map(Number) : [5_000, 15_000];
+  // each replica's JIT and first GCs, at the rate, before the window; BENCH_STEADY_WARM_S and
+  // BENCH_STEADY_WINDOW_S lengthen them (does CPU per event converge once every replica has warmed up?)
+  const warmS = Number(process.env.BENCH_STEADY_WARM_S ?? (ctx.quick ? 2 : 3));
+  const windowS = Number(process.env.BENCH_STEADY_WINDOW_S ?? (ctx.quick ? 4 : 6));
   const idleS = 3;
   const nc = await connect({ servers: nats.url });
   const jsm = await jetstreamManager(nc);
@@ -241,17 +244,18 @@ export async function replicaScalingSteady(ctx: Ctx): Promise<ScenarioOutput> {
     { id: 'wait', source: { batchWaitMs: 25 }, tail: {}, label: 'batchWaitMs 25' },
     { id: 'wait-nofollow', source: { batchWaitMs: 25 }, tail: { follow: 'off' }, label: 'batchWaitMs 25, tail.follow off' },
   ];
+  const only = process.env.BENCH_STEADY_ONLY?.split(','); // rate:replicas pairs, e.g. 1667:1,5000:1,5000:3
   const variants = rates.flatMap((rate) =>
     pick(process.env.BENCH_STEADY_SETTINGS, settings, (x) => x.id).flatMap((st) =>
-      pick(process.env.BENCH_STEADY_REPLICAS, [1, 2, 3], String).map((k) => ({ id: `steady-${rate / 1000}k-${st.id}-${k}`, rate, k, st, label: `${rate.toLocaleString('en-US')} ev/s, ${k} replica${k > 1 ? 's' : ''}, ${st.label}` })),
+      (process.env.BENCH_STEADY_REPLICAS ? process.env.BENCH_STEADY_REPLICAS.split(',').map(Number) : [1, 2, 3]).map((k) => ({ id: `steady-${rate / 1000}k-${st.id}-${k}`, rate, k, st, label: `${rate.toLocaleString('en-US')} ev/s, ${k} replica${k > 1 ? 's' : ''}, ${st.label}` })),
     ),
-  );
+  ).filter((v) => !only || only.includes(`${v.rate}:${v.k}`));
   const results = new Map<string, Steady[]>(variants.map((v) => [v.id, []]));
   try {
     for (let run = 0; run < ctx.runs; run++) {
       for (let j = 0; j < variants.length; j++) {
         const v = variants[(run + j) % variants.length];
-        const durable = `scale_${v.id.replace(/-/g, '_')}_${run}`;
+        const durable = `scale_${v.id.replace(/[-.]/g, '_')}_${run}`;
         const config = replicaConfig(nats.url, redis.url, RATE_STREAM, RATE_SUBJECT, durable, { deliverPolicy: 'new', ...v.st.source }, v.st.tail);
         await jsm.streams.purge(RATE_STREAM);
         await jsm.consumers.add(RATE_STREAM, { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New, filter_subject: `${RATE_SUBJECT}.>` });
