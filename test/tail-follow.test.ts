@@ -163,6 +163,80 @@ describe('every replica tails every event', () => {
     }
   });
 
+  test('tail.follow watched: no second read while nobody watches; a client or a history request reads the history back and follows', async () => {
+    const stream = uniqueName('WFX_WATCHED');
+    const subject = uniqueName('wfx.watched').replace(/_/g, '-');
+    bus.streams.push(stream);
+    await bus.jsm.streams.add({ name: stream, subjects: [`${subject}.>`] });
+    const cfg = {
+      http: false,
+      tail: { follow: 'watched', followIdleSeconds: 1 },
+      sources: [{ kind: 'nats-jetstream', servers: [bus.nurl], streams: [{ stream, subjects: [`${subject}.>`], durable: 'wfx-watched' }], create: true, batch: 4 }],
+    };
+    const apps = [await startApp(cfg), await startApp(cfg)];
+    const consumers = async () => {
+      const names: string[] = [];
+      for await (const ci of bus.jsm.consumers.list(stream)) names.push(ci.name);
+      return names;
+    };
+    const js = jetstream(bus.nc);
+    try {
+      const first = traffic('w1');
+      for (const e of first.events) await js.publish(`${subject}.events`, JSON.stringify(e));
+      await waitFor('every event counted once across the replicas', async () => (await sum(apps, 'workflow_events_total', { source: SOURCE })).total >= N);
+      const counted = await sum(apps, 'workflow_events_total', { source: SOURCE });
+      expect(counted.total).toBe(N);
+      for (const n of counted.each) expect(n).toBeGreaterThan(0);
+      // nobody watched: no follower read, and only the shared durable is on the stream
+      for (const a of apps) expect(a.app.follower!.activations).toBe(0);
+      expect(await consumers()).toEqual(['wfx-watched']);
+
+      // a history request on replica 0 reads the history back: every event, not its share
+      const history0 = await historyOf(apps[0]);
+      expect(sorted(history0.map((e) => e.id))).toEqual(sorted(first.ids));
+      expect(apps[0].app.follower!.activations).toBe(1);
+      expect(apps[1].app.follower!.activations).toBe(0);
+
+      // a WebSocket client on replica 1 replays every event, then sees every new one live
+      const client = await TailTestClient.connect(apps[1].url);
+      const sub = await client.subscribe({ sources: [SOURCE] }, 1000);
+      expect(sub.replayed).toBe(N);
+      expect(apps[1].app.follower!.activations).toBe(1);
+      const second = traffic('w2');
+      for (const e of second.events) await js.publish(`${subject}.events`, JSON.stringify(e));
+      await client.waitEvents(2 * N, `${2 * N} events on the WebSocket of replica 1`);
+      expect(sorted(client.ids())).toEqual(sorted([...first.ids, ...second.ids]));
+      const end = client.events.find((e) => e.id === 'w2-end')!;
+      expect(end.duration_ms).toBe(1500); // derived by the follower, which saw the start
+      const history1 = await historyOf(apps[1]);
+      expect(sorted(history1.map((e) => e.id))).toEqual(sorted([...first.ids, ...second.ids]));
+      expect(await consumers()).toHaveLength(3); // the durable and one ordered consumer per watching replica
+      await waitFor('counted once', async () => (await sum(apps, 'workflow_events_total', { source: SOURCE })).total >= 2 * N);
+      expect((await sum(apps, 'workflow_events_total', { source: SOURCE })).total).toBe(2 * N);
+
+      // nobody watches any more: both followers stop and their ordered consumers go
+      client.close();
+      await waitFor('both followers idle', async () => apps.every((a) => a.app.follower!.idles === 1), 15_000);
+      await waitFor('only the durable left', async () => (await consumers()).length === 1, 15_000);
+      // from here each replica's tail takes its share again: what its tail took is what it counted
+      const tailTook = () => Promise.all(apps.map(async (a) => ((await (await fetch(`${a.url}/api/snapshot`)).json()) as { events_total: number }).events_total));
+      const took0 = await tailTook();
+      const counted0 = (await sum(apps, 'workflow_events_total', { source: SOURCE })).each;
+      const third = traffic('w3');
+      for (const e of third.events) await js.publish(`${subject}.events`, JSON.stringify(e));
+      await waitFor('counted once', async () => (await sum(apps, 'workflow_events_total', { source: SOURCE })).total >= 3 * N);
+      const took1 = await tailTook();
+      const counted1 = (await sum(apps, 'workflow_events_total', { source: SOURCE })).each;
+      expect(took1.map((t, i) => t - took0[i])).toEqual(counted1.map((c, i) => c - counted0[i]));
+      // and the next history request reads every event back again
+      const again = await historyOf(apps[1]);
+      expect(sorted(again.map((e) => e.id))).toEqual(sorted([...first.ids, ...second.ids, ...third.ids]));
+      expect(apps[1].app.follower!.activations).toBe(2);
+    } finally {
+      for (const a of apps) await a.close();
+    }
+  });
+
   test('auto without a bus source starts no follower', async () => {
     const a = await startApp({ http: true });
     try {

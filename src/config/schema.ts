@@ -498,11 +498,18 @@ export const configSchema = z
           .describe('on start, read the last historySize messages of the configured NATS streams and Redis keys back into the history, so it survives a restart'),
         historyLoadTimeoutMs: z.number().int().min(100).default(5000).describe('start-up budget for reading history from the bus; after it the tail starts with what it has'),
         follow: z
-          .enum(['auto', 'on', 'off'])
+          .enum(['auto', 'on', 'watched', 'off'])
           .default('auto')
           .describe(
-            'read every NATS stream and Redis key of the bus sources a second time, without a durable consumer or group, so the tail of each replica shows every event, not its share; auto is on when a nats-jetstream or redis-streams source exists',
+            'read every NATS stream and Redis key of the bus sources a second time, without a durable consumer or group, so the tail of each replica shows every event, not its share; auto is on when a nats-jetstream or redis-streams source exists; watched follows only while a tail client is connected or the history was asked for within followIdleSeconds, and reads the history back from the bus when it starts (a replica nobody watches then pays nothing for the other replicas\' events)',
           ),
+        followIdleSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(86_400)
+          .default(300)
+          .describe('with follow: watched, how long the follower goes on after the last tail client left or the last history request'),
         maxReplay: z.number().int().min(0).max(1_000_000).default(10_000).describe('events one subscribe may ask to replay'),
         maxScanPerRequest: z
           .number()

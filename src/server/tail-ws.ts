@@ -172,9 +172,20 @@ export const tailWsPlugin: FastifyPluginAsync<TailWsOptions> = async (app, { tai
             error(err.code, err.message);
             return;
           }
-          const r = tail.subscribe(client, filter, replay, m.after as string | undefined);
-          // limited: the replay stopped at the budget all replays share (tail.replayScanPerSecond); asking again later gets more
-          client.send(JSON.stringify({ type: 'subscribed', filter, replayed: r.replayed, resumed: r.resumed, ...(r.limited ? { limited: true } : {}) }));
+          const subscribe = () => {
+            const r = tail.subscribe(client, filter, replay, m.after as string | undefined);
+            // limited: the replay stopped at the budget all replays share (tail.replayScanPerSecond); asking again later gets more
+            client.send(JSON.stringify({ type: 'subscribed', filter, replayed: r.replayed, resumed: r.resumed, ...(r.limited ? { limited: true } : {}) }));
+          };
+          // with follow: watched and the follower not reading yet, the history read back from the bus first
+          const pending = tail.watchPending();
+          if (!pending) subscribe();
+          else
+            void pending
+              .catch((err: unknown) => req.log.warn({ err }, 'tail follower did not start; replaying what this replica holds'))
+              .then(() => {
+                if (ws.readyState === ws.OPEN) subscribe();
+              });
           return;
         }
         case 'ping':

@@ -12,6 +12,8 @@ import { createMetrics } from '../../metrics/registry.js';
 import { MemoryLifecycleStore } from '../../state/memory.js';
 import { descriptorOf, SOURCES } from '../../sources/index.js';
 import type { StreamPositions, TailReader } from '../../sources/types.js';
+import type { BatchHandler } from '../../pipeline/types.js';
+import { loadStreamHistory } from './stream-history.js';
 import type { TailSink } from './tail.js';
 
 export interface BusSource {
@@ -42,8 +44,20 @@ export function createTailFollower(sources: BusSource[], deps: FollowerDeps): Ta
 }
 
 export class TailFollower {
-  private readonly readers: TailReader[];
+  private readers: TailReader[] = [];
   private readonly pipeline: Pipeline;
+  private readonly handlers: { name: string; config: SourceConfig; handler: BatchHandler }[];
+  /** follow: watched: reads only while someone watches (see watch()) */
+  readonly watchedOnly: boolean;
+  private active = false;
+  private activating?: Promise<void>;
+  private stopping?: Promise<void>;
+  private lastWatchMs = 0;
+  private idleTimer?: NodeJS.Timeout;
+  private closed = false;
+  /** times the follower started and went idle since the process started (follow: watched) */
+  activations = 0;
+  idles = 0;
 
   constructor(
     readonly sources: BusSource[],
@@ -65,19 +79,39 @@ export class TailFollower {
       accounting: new EventAccounting(config.accounting, ignore),
     });
     this.pipeline.addSink({ name: 'tail', write: (batch) => deps.tail.take(batch) });
-    deps.tail.follow(sources.map((s) => s.name));
-    this.readers = sources.map(({ name, config: sc }) => {
-      const handler = this.pipeline.handler(name, { format: sc.format, preset: sc.preset, mapping: sc.mapping });
-      return descriptorOf(sc.kind).follow!(name, sc, handler, logger);
-    });
+    this.handlers = sources.map(({ name, config: sc }) => ({ name, config: sc, handler: this.pipeline.handler(name, { format: sc.format, preset: sc.preset, mapping: sc.mapping }) }));
+    this.watchedOnly = config.tail.follow === 'watched';
+    if (!this.watchedOnly) deps.tail.follow(sources.map((s) => s.name));
+  }
+
+  private get now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+
+  /** Readers are one-shot: each start of the follower makes its own (src/sources/<kind>/follow.ts). */
+  private makeReaders(): TailReader[] {
+    return this.handlers.map(({ name, config: sc, handler }) => descriptorOf(sc.kind).follow!(name, sc, handler, this.deps.logger));
   }
 
   /**
    * Starts reading after `positions` (where the history read ended), else at the streams' ends now.
    * Waits at most tail.historyLoadTimeoutMs: a broker that does not answer must not hold the start;
-   * its reader keeps trying in the background.
+   * its reader keeps trying in the background. With follow: watched it only arms the watch: the
+   * first client or history request starts the reading.
    */
   async start(positions?: StreamPositions): Promise<void> {
+    if (this.watchedOnly) {
+      this.deps.tail.onWatch(() => this.watch());
+      const idleMs = this.deps.config.tail.followIdleSeconds * 1000;
+      this.idleTimer = setInterval(() => void this.idleCheck(idleMs), Math.min(idleMs, 10_000));
+      this.idleTimer.unref();
+      return;
+    }
+    await this.startReaders(positions);
+  }
+
+  private async startReaders(positions?: StreamPositions): Promise<void> {
+    this.readers = this.makeReaders();
     const budget = this.deps.config.tail.historyLoadTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), budget)));
@@ -92,9 +126,72 @@ export class TailFollower {
     if (timedOut) this.deps.logger.warn({ timeoutMs: budget }, 'tail follower not started in time; it keeps trying in the background');
   }
 
+  /**
+   * follow: watched: resolves once the tail has every event of the bus: at once while the follower
+   * reads, else after the history was read back (to the streams' ends) and the readers started from
+   * there. Until then this replica's tail held its share only; the read replaces it.
+   */
+  watch(): Promise<void> | undefined {
+    this.lastWatchMs = this.now;
+    if (this.active || this.closed) return undefined;
+    this.activating ??= this.activate().finally(() => (this.activating = undefined));
+    return this.activating;
+  }
+
+  private async activate(): Promise<void> {
+    await this.stopping;
+    const { tail, config, logger } = this.deps;
+    const names = this.sources.map((s) => s.name);
+    // the pipeline's batches of these sources stop reaching the tail before the read begins: what
+    // they held is on the bus, and the read or the readers after it take it
+    tail.follow(names);
+    const positions: StreamPositions = new Map();
+    const bus = this.sources.filter((s) => descriptorOf(s.config.kind).readHistory);
+    if (config.tail.historySize > 0 && bus.length > 0) {
+      const items = await loadStreamHistory(config.tail, bus, { validation: config.validation, logger, now: () => this.now, positions });
+      if (items) tail.replaceHistory(items);
+    }
+    if (this.closed) return;
+    await this.startReaders(positions);
+    this.active = true;
+    this.activations++;
+    this.lastWatchMs = this.now;
+    logger.info({ sources: names }, 'tail follower started: a tail client or history request is watching');
+  }
+
+  /** follow: watched: stops reading once no client is connected and nothing asked for idleMs. */
+  private async idleCheck(idleMs: number): Promise<void> {
+    if (!this.active || this.stopping || this.activating) return;
+    if (this.deps.tail.clientCount > 0) {
+      this.lastWatchMs = this.now;
+      return;
+    }
+    if (this.now - this.lastWatchMs < idleMs) return;
+    this.active = false;
+    this.stopping = this.stopReaders().then(() => {
+      // from here the pipeline's batches (this replica's share) reach the tail again
+      this.deps.tail.unfollow(this.sources.map((s) => s.name));
+      this.idles++;
+      this.stopping = undefined;
+      this.deps.logger.info({ idleSeconds: idleMs / 1000 }, 'tail follower stopped: nobody watched; the tail takes this replica\'s share');
+    });
+    await this.stopping;
+  }
+
+  private async stopReaders(): Promise<void> {
+    const readers = this.readers;
+    this.readers = [];
+    await Promise.all(readers.map((r) => r.stop()));
+    await this.pipeline.drain();
+  }
+
   /** Stops reading; resolves once what was read went into the tail. */
   async stop(): Promise<void> {
-    await Promise.all(this.readers.map((r) => r.stop()));
-    await this.pipeline.drain();
+    this.closed = true;
+    clearInterval(this.idleTimer);
+    await this.activating?.catch(() => undefined);
+    await this.stopping;
+    this.active = false;
+    await this.stopReaders();
   }
 }

@@ -112,7 +112,16 @@ export class History {
   }
 
   get size(): number {
-    return Math.min(this.next - 1, this.capacity);
+    return Math.min(this.next - 1 - this.cleared, this.capacity);
+  }
+
+  /** entries pushed before the last clear(): seqs go on increasing across it */
+  private cleared = 0;
+
+  /** Forgets every entry; the next push gets the next seq, so cursors taken before never match a new entry. */
+  clear(): void {
+    this.buf.fill(undefined);
+    this.cleared = this.next - 1;
   }
 
   /** seq of the newest entry, 0 when empty */

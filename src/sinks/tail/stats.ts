@@ -120,9 +120,14 @@ export class WindowStats {
     return s;
   }
 
-  /** Counts one event at the current second; `durationS` is NaN when the event has none. */
-  add(e: WorkflowEvent, durationS: number): void {
-    const s = this.slot(Math.floor(this.now() / 1000));
+  /**
+   * Counts one event at the current second (or at `atMs`, for events read back from the bus; one
+   * older than the window is not counted); `durationS` is NaN when the event has none.
+   */
+  add(e: WorkflowEvent, durationS: number, atMs?: number): void {
+    const sec = Math.floor((atMs ?? this.now()) / 1000);
+    if (atMs !== undefined && (sec <= Math.floor(this.now() / 1000) - this.windowSeconds || sec > Math.floor(this.now() / 1000))) return;
+    const s = this.slot(sec);
     s.events++;
     const t = boundedKey(s.byType, e.type);
     s.byType.set(t, (s.byType.get(t) ?? 0) + 1);
@@ -138,6 +143,11 @@ export class WindowStats {
         sample(s.tasks, e.agent ?? 'unknown', durationS);
       }
     }
+  }
+
+  /** Forgets every second of the window. */
+  clear(): void {
+    for (const s of this.slots) s.reset(-1);
   }
 
   snapshot(): WindowSnapshot {

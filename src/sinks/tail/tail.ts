@@ -90,6 +90,43 @@ export class TailSink implements Sink {
     for (const s of sources) this.followed.add(s);
   }
 
+  /** Takes the events of `sources` from the pipeline again (a follower with follow: watched went idle). */
+  unfollow(sources: Iterable<string>): void {
+    for (const s of sources) this.followed.delete(s);
+  }
+
+  private watcher?: () => Promise<void> | undefined;
+
+  /**
+   * With follow: watched the follower registers here: a client connecting, a subscribe, a history
+   * query or an export calls it, and waits for the history read back and the follower reading. The
+   * watcher returns undefined when the follower already reads.
+   */
+  onWatch(watcher: () => Promise<void> | undefined): void {
+    this.watcher = watcher;
+  }
+
+  /** Resolves once every event of the bus reaches this tail (at once without a watched follower). */
+  watched(): Promise<void> {
+    return this.watcher?.() ?? Promise.resolve();
+  }
+
+  /** What to wait for before a replay holds every event of the bus; undefined: nothing, go on now. */
+  watchPending(): Promise<void> | undefined {
+    return this.watcher?.();
+  }
+
+  /**
+   * The history and the window start again from `items` (read back from the bus, oldest first): what
+   * this replica held was its share only, and the read holds it too.
+   */
+  replaceHistory(items: { event: WorkflowEvent; source: string; receivedAtMs: number }[]): void {
+    this.history.clear();
+    this.stats.clear();
+    for (const it of items) this.stats.add(it.event, NaN, it.receivedAtMs);
+    this.preload(items);
+  }
+
   /** The pipeline's batches: all but those of followed sources. */
   write(batch: ProcessedBatch): void {
     if (this.followed.size > 0 && this.followed.has(batch.source)) return;
@@ -173,6 +210,8 @@ export class TailSink implements Sink {
     this.clients.add(c);
     this.deps.metrics.tailClients.labels(c.transport).inc();
     if (this.clients.size === 1) this.startTimers();
+    // a watched follower starts (or stays on) while clients are connected; a failed start is logged there
+    this.watcher?.()?.catch(() => undefined);
     return true;
   }
 
