@@ -501,7 +501,7 @@ export const configSchema = z
           .enum(['auto', 'on', 'watched', 'off'])
           .default('auto')
           .describe(
-            'read every NATS stream and Redis key of the bus sources a second time, without a durable consumer or group, so the tail of each replica shows every event, not its share; auto is on when a nats-jetstream or redis-streams source exists; watched follows only while a tail client is connected or the history was asked for within followIdleSeconds, and reads the history back from the bus when it starts (a replica nobody watches then pays nothing for the other replicas\' events)',
+            'read every NATS stream and Redis key of the bus sources a second time, without a durable consumer or group, so the tail of each replica shows every event, not its share. watched: only while a tail client is connected or the history was asked for within followIdleSeconds; it reads the history back from the bus when it starts, so a replica nobody watches pays nothing for the other replicas\' events. on: always. auto: watched when a nats-jetstream or redis-streams source exists',
           ),
         followIdleSeconds: z
           .number()

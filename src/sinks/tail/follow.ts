@@ -80,7 +80,8 @@ export class TailFollower {
     });
     this.pipeline.addSink({ name: 'tail', write: (batch) => deps.tail.take(batch) });
     this.handlers = sources.map(({ name, config: sc }) => ({ name, config: sc, handler: this.pipeline.handler(name, { format: sc.format, preset: sc.preset, mapping: sc.mapping }) }));
-    this.watchedOnly = config.tail.follow === 'watched';
+    // auto: watched, so a replica nobody watches reads its share only (docs/SCALING.md)
+    this.watchedOnly = config.tail.follow === 'watched' || config.tail.follow === 'auto';
     if (!this.watchedOnly) deps.tail.follow(sources.map((s) => s.name));
   }
 
@@ -129,7 +130,7 @@ export class TailFollower {
   /**
    * follow: watched: resolves once the tail has every event of the bus: at once while the follower
    * reads, else after the history was read back (to the streams' ends) and the readers started from
-   * there. Until then this replica's tail held its share only; the read replaces it.
+   * there. Until then this replica's tail held its share only; the read is merged into it.
    */
   watch(): Promise<void> | undefined {
     this.lastWatchMs = this.now;
@@ -149,7 +150,7 @@ export class TailFollower {
     const bus = this.sources.filter((s) => descriptorOf(s.config.kind).readHistory);
     if (config.tail.historySize > 0 && bus.length > 0) {
       const items = await loadStreamHistory(config.tail, bus, { validation: config.validation, logger, now: () => this.now, positions });
-      if (items) tail.replaceHistory(items);
+      if (items) tail.mergeHistory(items);
     }
     if (this.closed) return;
     await this.startReaders(positions);

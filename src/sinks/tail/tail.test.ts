@@ -342,3 +342,21 @@ describe('what the tail keeps of an event', () => {
     expect((b.events[0] as { duration_ms?: number }).duration_ms).toBeUndefined();
   });
 });
+
+describe('merging the history read back from the bus (tail.follow watched)', () => {
+  const at = (sec: number) => new Date(Date.now() - 30_000 + sec * 1000).toISOString();
+  const ev = (id: string, sec: number) => ({ id, type: 'agent.response', source: 'test', time: at(sec), agent: 'a' }) as unknown as WorkflowEvent;
+
+  test('an event held and read back is kept once, one the bus no longer has stays, by event time, the newest historySize', async () => {
+    const tail = sink({ historySize: 5 });
+    // this replica's share: h1, s2, h3 (s2 is on the bus too)
+    tail.write({ source: 'bus', events: [ev('h1', 1), ev('s2', 2), ev('h3', 3)], timesMs: [0, 0, 0], durations: [NaN, NaN, NaN], receivedAtMs: 0 });
+    // read back: the bus's last events, s2 among them; h1 and h3 were trimmed from it
+    tail.mergeHistory([ev('s2', 2), ev('b4', 4), ev('b5', 5), ev('b6', 6)].map((event) => ({ event, source: 'bus', receivedAtMs: 0 })));
+    const page = await tail.history.query(() => true, 100);
+    // newest first; h1 fell off the 5 kept
+    expect(page.entries.map((e) => e.id)).toEqual(['b6', 'b5', 'b4', 'h3', 's2']);
+    const snap = await tail.snapshot();
+    expect(snap.events).toBe(5); // the window counts what the history holds now, at the events' times
+  });
+});

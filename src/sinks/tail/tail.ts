@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Config, SourceConfig } from '../../config/schema.js';
 import type { WorkflowEvent } from '../../events/schema.js';
 import type { ProcessedBatch, Sink } from '../../pipeline/types.js';
+import { parseTime } from '../../pipeline/validate.js';
 import type { Metrics } from '../../metrics/registry.js';
 import { descriptorOf } from '../../sources/index.js';
 import type { StreamPositions } from '../../sources/types.js';
@@ -117,14 +118,27 @@ export class TailSink implements Sink {
   }
 
   /**
-   * The history and the window start again from `items` (read back from the bus, oldest first): what
-   * this replica held was its share only, and the read holds it too.
+   * Merges `items` (read back from the bus, oldest first) into the history: what this replica held
+   * was mostly its share of the same streams; an event held and read back is kept once, and one held
+   * that the bus no longer has (a trimmed or deleted stream) stays. Ordered by event time, the newest
+   * historySize kept; the window's counts are taken again from the result.
    */
-  replaceHistory(items: { event: WorkflowEvent; source: string; receivedAtMs: number }[]): void {
+  mergeHistory(items: { event: WorkflowEvent; source: string; receivedAtMs: number }[]): void {
+    const read = new Set<string>();
+    for (const it of items) read.add(it.event.id);
+    const merged: { event: WorkflowEvent; source: string; receivedAtMs: number; t: number }[] = [];
+    for (const e of this.history.select(() => true)) {
+      if (!read.has(e.id)) merged.push({ event: e.event, source: e.source, receivedAtMs: e.receivedAtMs, t: parseTime(e.event.time) || e.receivedAtMs });
+    }
+    for (const it of items) merged.push({ ...it, t: parseTime(it.event.time) || it.receivedAtMs });
+    merged.sort((a, b) => a.t - b.t); // stable: one stream's events keep their bus order on ties
+    const kept = merged.slice(Math.max(0, merged.length - this.history.capacity));
     this.history.clear();
     this.stats.clear();
-    for (const it of items) this.stats.add(it.event, NaN, it.receivedAtMs);
-    this.preload(items);
+    for (const it of kept) {
+      this.history.push(it.event, it.source, it.receivedAtMs);
+      this.stats.add(it.event, NaN, it.t);
+    }
   }
 
   /** The pipeline's batches: all but those of followed sources. */
