@@ -1,8 +1,9 @@
 // Scaling out on one machine: 1, 2 and 3 exporter processes on one JetStream durable consumer with
 // lifecycle state in one Redis, as the generated Kubernetes manifests run them, draining one
 // preloaded stream together. Per replica: events it took and its CPU; for the set: the total rate,
-// and what nats-server and redis-server spent per event. With the tail follower on (the default:
-// each replica also reads every event for its own live tail) and off.
+// and what nats-server and redis-server spent per event. With the defaults (the tail follower reads
+// only while someone watches, and nobody does) and with tail.follow on (each replica also reads
+// every event for its own live tail).
 // replica-scaling-steady: the same set fed at a fixed rate well below capacity, what an operator
 // runs, where a drain's shrinking batches (k replicas splitting one backlog) do not apply.
 import { AckPolicy, DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
@@ -93,8 +94,8 @@ export async function replicaScaling(ctx: Ctx): Promise<ScenarioOutput> {
   const nc = await connect({ servers: nats.url });
   const jsm = await jetstreamManager(nc);
   const variants = [1, 2, 3].flatMap((k) => [
-    { id: `replicas-${k}`, k, follow: 'auto' as const, label: `${k} replica${k > 1 ? 's' : ''} (tail follower on, the default)` },
-    { id: `replicas-${k}-nofollow`, k, follow: 'off' as const, label: `${k} replica${k > 1 ? 's' : ''} (tail.follow off)` },
+    { id: `replicas-${k}`, k, follow: 'auto' as const, label: `${k} replica${k > 1 ? 's' : ''} (defaults: the tail follower is watched, nobody watches)` },
+    { id: `replicas-${k}-follow-on`, k, follow: 'on' as const, label: `${k} replica${k > 1 ? 's' : ''} (tail.follow on: every replica reads every event)` },
   ]);
   const results = new Map<string, Drain[]>(variants.map((v) => [v.id, []]));
   try {
@@ -149,7 +150,7 @@ export async function replicaScaling(ctx: Ctx): Promise<ScenarioOutput> {
       subjects,
       ratios: [],
       notes: [
-        `events per CPU-second per replica, 3 replicas against 1: ${(med('replicas-3') / med('replicas-1')).toFixed(2)}× with the tail follower, ${(med('replicas-3-nofollow') / med('replicas-1-nofollow')).toFixed(2)}× without`,
+        `events per CPU-second per replica, 3 replicas against 1: ${(med('replicas-3') / med('replicas-1')).toFixed(2)}× with the defaults, ${(med('replicas-3-follow-on') / med('replicas-1-follow-on')).toFixed(2)}× with tail.follow on`,
         'the total rate is bound by the two cores the replicas, nats-server and redis-server share: more replicas here cannot add throughput, only show whether the cost per event stays flat',
       ],
     },
@@ -221,10 +222,12 @@ async function idle(servers: Server[], seconds: number): Promise<number[]> {
 export async function replicaScalingSteady(ctx: Ctx): Promise<ScenarioOutput> {
   const nats = await ctx.nats();
   const redis = await ctx.redis();
-  // a subset for a quick look at one setting: BENCH_STEADY_RATES=5000 BENCH_STEADY_SETTINGS=nofollow,wait BENCH_STEADY_REPLICAS=1,3
-  const pick = <T>(env: string | undefined, all: T[], key: (x: T) => string) => (env ? all.filter((x) => env.split(',').includes(key(x))) : all);
-  // any rate may be asked for: a third of 5,000 on one replica is what each of three sees
-  const rates = process.env.BENCH_STEADY_RATES ? process.env.BENCH_STEADY_RATES.split(',').map(Number) : [5_000, 15_000];
+  // Two ways to add replicas: the same total rate split over more of them (each sees less, so its
+  // batches shrink and its fixed costs weigh more per event), and the same rate per replica (the
+  // total grows with them: the measure of whether CPU per event stays flat as the set scales out).
+  // BENCH_STEADY_ONLY=rate:replicas,... and BENCH_STEADY_SETTINGS=id,... pick a subset.
+  const pairs = (process.env.BENCH_STEADY_ONLY ?? '5000:1,5000:2,5000:3,10000:2,15000:3').split(',').map((p) => p.split(':').map(Number) as [number, number]);
+  const rates = [...new Set(pairs.map(([r]) => r))];
   // each replica's JIT and first GCs, at the rate, before the window; BENCH_STEADY_WARM_S and
   // BENCH_STEADY_WINDOW_S lengthen them (does CPU per event converge once every replica has warmed up?)
   const warmS = Number(process.env.BENCH_STEADY_WARM_S ?? (ctx.quick ? 2 : 3));
@@ -233,23 +236,23 @@ export async function replicaScalingSteady(ctx: Ctx): Promise<ScenarioOutput> {
   const nc = await connect({ servers: nats.url });
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: RATE_STREAM, subjects: [`${RATE_SUBJECT}.>`] });
-  // `wide`: 8 times the default pull (the source asks for twice `batch`; the config allows up to
-  // 10,000) held 30 s (the client's default) instead of 5 s: does a bigger, longer pull give larger batches?
   const settings = [
-    { id: 'default', source: {}, tail: {}, label: 'batch 256, pullExpiresMs 5000 (defaults)' },
+    // the tail follower is watched (tail.follow auto): with nobody watching, each replica reads its share only
+    { id: 'default', source: {}, tail: {}, label: 'defaults (nobody watches the tail)' },
+    // every replica reading every event for its own tail: what a watched replica (or follow: on) costs
+    { id: 'follow-on', source: {}, tail: { follow: 'on' }, label: 'tail.follow on' },
+    // 8 times the default pull (the source asks for twice `batch`; the config allows up to 10,000)
+    // held 30 s (the client's default) instead of 5 s: does a bigger, longer pull give larger batches?
     { id: 'wide', source: { batch: 2048, pullExpiresMs: 30_000 }, tail: {}, label: 'batch 2048, pullExpiresMs 30000' },
-    // the tail follower reads every event of the stream in every replica: its cost per consumed event grows with k
-    { id: 'nofollow', source: {}, tail: { follow: 'off' }, label: 'defaults, tail.follow off' },
-    // a batch waits up to 25 ms after its first message for more: do fuller batches keep CPU per event flat?
+    // a batch waits up to 25 ms after its first message for more
     { id: 'wait', source: { batchWaitMs: 25 }, tail: {}, label: 'batchWaitMs 25' },
-    { id: 'wait-nofollow', source: { batchWaitMs: 25 }, tail: { follow: 'off' }, label: 'batchWaitMs 25, tail.follow off' },
   ];
-  const only = process.env.BENCH_STEADY_ONLY?.split(','); // rate:replicas pairs, e.g. 1667:1,5000:1,5000:3
-  const variants = rates.flatMap((rate) =>
-    pick(process.env.BENCH_STEADY_SETTINGS, settings, (x) => x.id).flatMap((st) =>
-      (process.env.BENCH_STEADY_REPLICAS ? process.env.BENCH_STEADY_REPLICAS.split(',').map(Number) : [1, 2, 3]).map((k) => ({ id: `steady-${rate / 1000}k-${st.id}-${k}`, rate, k, st, label: `${rate.toLocaleString('en-US')} ev/s, ${k} replica${k > 1 ? 's' : ''}, ${st.label}` })),
-    ),
-  ).filter((v) => !only || only.includes(`${v.rate}:${v.k}`));
+  const pick = <T>(env: string | undefined, all: T[], key: (x: T) => string) => (env ? all.filter((x) => env.split(',').includes(key(x))) : all);
+  const chosen = pick(process.env.BENCH_STEADY_SETTINGS, settings, (x) => x.id);
+  const idOf = (rate: number, k: number, st: string) => `steady-${rate / 1000}k-${st}-${k}`;
+  const variants = chosen.flatMap((st) =>
+    pairs.map(([rate, k]) => ({ id: idOf(rate, k, st.id), rate, k, st, label: `${rate.toLocaleString('en-US')} ev/s, ${k} replica${k > 1 ? 's' : ''}${k > 1 ? ` (${Math.round(rate / k).toLocaleString('en-US')} each)` : ''}, ${st.label}` })),
+  );
   const results = new Map<string, Steady[]>(variants.map((v) => [v.id, []]));
   try {
     for (let run = 0; run < ctx.runs; run++) {
@@ -307,18 +310,21 @@ export async function replicaScalingSteady(ctx: Ctx): Promise<ScenarioOutput> {
     };
   });
   const med = (id: string) => stat(results.get(id)?.map((x) => x.exporterUsPerEvent) ?? []).median;
-  const against1 = (rate: number, st: string, k: number) => (med(`steady-${rate / 1000}k-${st}-${k}`) / med(`steady-${rate / 1000}k-${st}-1`)).toFixed(2);
   return {
     scenario: {
       id: 'replica-scaling-steady',
       title: 'Scaling out at a steady rate: 1, 2 and 3 replicas on one durable consumer, state in Redis',
-      setup: `A publisher process sends canonical events at ${rates.join(' or ')} events/s (core publishes, 10 ms ticks) into a stream on a private nats-server; k exporter processes (node dist/cli.js serve) on one durable consumer (deliver new), lifecycle state in a private redis-server, all on the same 2 cores; ${warmS} s at the rate before a ${windowS} s window, then ${idleS} s with no traffic for the idle CPU; every rate × replicas × source-setting variant interleaved in each round;`,
+      setup: `A publisher process sends canonical events at ${rates.join(' or ')} events/s (core publishes, 10 ms ticks) into a stream on a private nats-server; k exporter processes (node dist/cli.js serve) on one durable consumer (deliver new), lifecycle state in a private redis-server, all on the same 2 cores; ${warmS} s at the rate before a ${windowS} s window, then ${idleS} s with no traffic for the idle CPU; every rate:replicas pair (${pairs.map(([r, k]) => `${r}:${k}`).join(', ')}) × source-setting variant interleaved in each round;`,
       runs: ctx.runs,
       subjects,
       ratios: [],
-      notes: rates.flatMap((rate) =>
-        pick(process.env.BENCH_STEADY_SETTINGS, settings, (x) => x.id).map((st) => `${rate.toLocaleString('en-US')} ev/s, ${st.id}: exporter CPU per event, 3 replicas against 1: ${against1(rate, st.id, 3)}×, 2 against 1: ${against1(rate, st.id, 2)}×`),
-      ),
+      notes: chosen.flatMap((st) => {
+        const r = (a: string, b: string) => (results.has(a) && results.has(b) ? (med(a) / med(b)).toFixed(2) : 'not measured');
+        return [
+          `${st.id}: exporter CPU per event, 5,000 ev/s split over 3 replicas against 1 replica: ${r(idOf(5000, 3, st.id), idOf(5000, 1, st.id))}×`,
+          `${st.id}: exporter CPU per event at 5,000 ev/s per replica, 3 replicas (15,000 in all) against 1: ${r(idOf(15000, 3, st.id), idOf(5000, 1, st.id))}×, 2 (10,000) against 1: ${r(idOf(10000, 2, st.id), idOf(5000, 1, st.id))}×`,
+        ];
+      }),
     },
     targets: [],
   };
