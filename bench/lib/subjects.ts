@@ -71,8 +71,10 @@ export async function startExporter(
   const t0 = performance.now();
   // BENCH_DIST points at another build (a copy of dist/ from before a change) to measure it the same way
   const cli = join(dist ?? join(ROOT, 'dist'), 'cli.js');
-  // started as the shipped launchers start it (src/util/node-flags.ts); nodeArgs come after and win
-  const proc = start(node, [...NODE_FLAGS, ...nodeArgs, '--import', PROBE, cli, 'serve', '--config', file], { name: id, cwd: ROOT, logTo: log });
+  // started as the shipped launchers start it (src/util/node-flags.ts); nodeArgs come after and win;
+  // BENCH_NO_NODE_FLAGS=1 starts it on V8's own defaults, to measure what the flags cost
+  const flags = process.env.BENCH_NO_NODE_FLAGS === '1' ? [] : NODE_FLAGS;
+  const proc = start(node, [...flags, ...nodeArgs, '--import', PROBE, cli, 'serve', '--config', file], { name: id, cwd: ROOT, logTo: log });
   const url = `http://127.0.0.1:${port}`;
   let exited = false;
   proc.once('exit', () => (exited = true));

@@ -96,7 +96,7 @@ export async function replicaScaling(ctx: Ctx): Promise<ScenarioOutput> {
   const variants = [1, 2, 3].flatMap((k) => [
     { id: `replicas-${k}`, k, follow: 'auto' as const, label: `${k} replica${k > 1 ? 's' : ''} (defaults: the tail follower is watched, nobody watches)` },
     { id: `replicas-${k}-follow-on`, k, follow: 'on' as const, label: `${k} replica${k > 1 ? 's' : ''} (tail.follow on: every replica reads every event)` },
-  ]);
+  ]).filter((v) => !process.env.BENCH_DRAIN_ONLY || process.env.BENCH_DRAIN_ONLY.split(',').includes(v.id)); // e.g. replicas-1,replicas-3
   const results = new Map<string, Drain[]>(variants.map((v) => [v.id, []]));
   try {
     for (let run = 0; run < ctx.runs; run++) {
@@ -140,7 +140,7 @@ export async function replicaScaling(ctx: Ctx): Promise<ScenarioOutput> {
       },
     };
   });
-  const med = (id: string) => stat(results.get(id)!.flatMap((x) => x.perCpuSec)).median;
+  const med = (id: string) => stat(results.get(id)?.flatMap((x) => x.perCpuSec) ?? []).median;
   return {
     scenario: {
       id: 'replica-scaling',
