@@ -231,7 +231,7 @@ function buildTail(config: Config, opts: AppOptions, { logger, metrics, pipeline
   });
   pipeline.addSink(tail);
   const named = [...configs].map(([name, sc]) => ({ name, config: sc }));
-  const follower = createTailFollower(named, { config, tail, logger, now: opts.now });
+  const follower = createTailFollower(named, { config, tail, logger, now: opts.now, metrics });
   return { tail, follower, named };
 }
 

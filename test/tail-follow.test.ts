@@ -112,6 +112,7 @@ describe('every replica tails every event', () => {
     const apps = [await startApp(cfg), await startApp(cfg)];
     try {
       for (const a of apps) expect(a.app.follower).toBeDefined();
+      for (const a of apps) expect(value(await a.scrape(), 'workflow_exporter_tail_follower_reading')).toBe(0); // watched: nobody yet
       const clients = await openClients(apps);
       const { events, ids } = traffic('n');
       const js = jetstream(bus.nc);
@@ -189,6 +190,7 @@ describe('every replica tails every event', () => {
       for (const n of counted.each) expect(n).toBeGreaterThan(0);
       // nobody watched: no follower read, and only the shared durable is on the stream
       for (const a of apps) expect(a.app.follower!.activations).toBe(0);
+      for (const a of apps) expect(value(await a.scrape(), 'workflow_exporter_tail_follower_reading')).toBe(0);
       expect(await consumers()).toEqual(['wfx-watched']);
 
       // a history request on replica 0 reads the history back: every event, not its share
@@ -196,6 +198,7 @@ describe('every replica tails every event', () => {
       expect(sorted(history0.map((e) => e.id))).toEqual(sorted(first.ids));
       expect(apps[0].app.follower!.activations).toBe(1);
       expect(apps[1].app.follower!.activations).toBe(0);
+      expect(value(await apps[0].scrape(), 'workflow_exporter_tail_follower_reading')).toBe(1);
 
       // a WebSocket client on replica 1 replays every event, then sees every new one live
       const client = await TailTestClient.connect(apps[1].url);
@@ -218,6 +221,7 @@ describe('every replica tails every event', () => {
       client.close();
       await waitFor('both followers idle', async () => apps.every((a) => a.app.follower!.idles === 1), 15_000);
       await waitFor('only the durable left', async () => (await consumers()).length === 1, 15_000);
+      for (const a of apps) expect(value(await a.scrape(), 'workflow_exporter_tail_follower_reading')).toBe(0);
       // from here each replica's tail takes its share again: what its tail took is what it counted
       const tailTook = () => Promise.all(apps.map(async (a) => ((await (await fetch(`${a.url}/api/snapshot`)).json()) as { events_total: number }).events_total));
       const took0 = await tailTook();

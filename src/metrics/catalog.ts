@@ -251,6 +251,12 @@ export const catalog = {
     help: 'Connected live-tail clients, by transport (websocket, sse).',
     labels: ['transport'],
   }),
+  tailFollowerReading: def({
+    name: 'workflow_exporter_tail_follower_reading',
+    type: 'gauge',
+    help: "1 while the tail follower reads every event of the bus for this replica's live tail and history (tail.follow on, or watched with someone watching), else 0.",
+    labels: [],
+  }),
   tailDropped: def({
     name: 'workflow_exporter_tail_dropped_events_total',
     type: 'counter',

@@ -8,7 +8,7 @@ import type { Config, SourceConfig } from '../../config/schema.js';
 import { EventAccounting, OrderedLifecycleStore } from '../../pipeline/accounting.js';
 import { Pipeline } from '../../pipeline/pipeline.js';
 import { DeadLetters } from '../../pipeline/dead-letters.js';
-import { createMetrics } from '../../metrics/registry.js';
+import { createMetrics, type Metrics } from '../../metrics/registry.js';
 import { MemoryLifecycleStore } from '../../state/memory.js';
 import { descriptorOf, SOURCES } from '../../sources/index.js';
 import type { StreamPositions, TailReader } from '../../sources/types.js';
@@ -26,6 +26,8 @@ export interface FollowerDeps {
   tail: TailSink;
   logger: Logger;
   now?: () => number;
+  /** the exporter's metrics: workflow_exporter_tail_follower_reading */
+  metrics?: Metrics;
 }
 
 /**
@@ -109,6 +111,7 @@ export class TailFollower {
       return;
     }
     await this.startReaders(positions);
+    this.deps.metrics?.tailFollowerReading.set(1);
   }
 
   private async startReaders(positions?: StreamPositions): Promise<void> {
@@ -156,6 +159,7 @@ export class TailFollower {
     await this.startReaders(positions);
     this.active = true;
     this.activations++;
+    this.deps.metrics?.tailFollowerReading.set(1);
     this.lastWatchMs = this.now;
     logger.info({ sources: names }, 'tail follower started: a tail client or history request is watching');
   }
@@ -172,6 +176,7 @@ export class TailFollower {
     this.stopping = this.stopReaders().then(() => {
       // from here the pipeline's batches (this replica's share) reach the tail again
       this.deps.tail.unfollow(this.sources.map((s) => s.name));
+      this.deps.metrics?.tailFollowerReading.set(0);
       this.idles++;
       this.stopping = undefined;
       this.deps.logger.info({ idleSeconds: idleMs / 1000 }, 'tail follower stopped: nobody watched; the tail takes this replica\'s share');
@@ -194,5 +199,6 @@ export class TailFollower {
     await this.stopping;
     this.active = false;
     await this.stopReaders();
+    this.deps.metrics?.tailFollowerReading.set(0);
   }
 }
