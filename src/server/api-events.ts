@@ -32,7 +32,7 @@ export const eventsApiPlugin: FastifyPluginAsync<{ tail: TailSink; auth: Auth }>
     }
     const match = queryFilter(q, reply, tail);
     if (!match) return reply;
-    await tail.watched(); // with follow: watched, the history read back from the bus first
+    await tail.watchPending(); // with follow: watched, the history read back from the bus first
     const page = await tail.history.query(match, limit, before, { maxScan: tail.config.maxScanPerRequest });
     reply.header('content-type', 'application/json; charset=utf-8');
     return `{"events":[${page.entries.map((e) => e.json()).join(',')}],"next_before":${page.nextBefore},"scanned":${page.scanned},"history":{"size":${tail.history.size},"capacity":${tail.history.capacity}}}`;

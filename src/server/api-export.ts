@@ -97,7 +97,7 @@ export const exportApiPlugin: FastifyPluginAsync<{ tail: TailSink; auth: Auth }>
     if (!match) return reply;
     // references to what the ring holds now; the ring may move on while the download streams. The
     // whole history is the export's job (no scan budget), in slices so the loop is never held long
-    await tail.watched(); // with follow: watched, the history read back from the bus first
+    await tail.watchPending(); // with follow: watched, the history read back from the bus first
     const entries = (await tail.history.query(match, limit)).entries.reverse();
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     reply.header('content-disposition', `attachment; filename="workflow-events-${stamp}.${format}"`);

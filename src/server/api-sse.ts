@@ -118,7 +118,7 @@ export const sseApiPlugin: FastifyPluginAsync<SseOptions> = async (app, { tail, 
     // an EventSource reconnecting with Last-Event-ID gets what it missed when the history still holds
     // that event, and nothing old otherwise; an explicit replay=N is honoured either way
     // with follow: watched, the history read back from the bus first (add() started it)
-    await tail.watched().catch(() => undefined);
+    await tail.watchPending()?.catch(() => undefined);
     if (after !== undefined && replay === 0) tail.subscribe(client, filter, cfg.maxReplay, after, true);
     else tail.subscribe(client, filter, replay, after);
     tail

@@ -50,7 +50,7 @@ export class TailFollower {
   private readonly pipeline: Pipeline;
   private readonly handlers: { name: string; config: SourceConfig; handler: BatchHandler }[];
   /** follow: watched: reads only while someone watches (see watch()) */
-  readonly watchedOnly: boolean;
+  private readonly watchedOnly: boolean;
   private active = false;
   private activating?: Promise<void>;
   private stopping?: Promise<void>;

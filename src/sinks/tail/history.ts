@@ -93,6 +93,8 @@ const QUERY_CHUNK = 16; // entries between two looks at the clock (~50 ns each):
 export class History {
   private readonly buf: (TailEntry | undefined)[];
   private next = 1;
+  /** entries pushed before the last clear(): seqs go on increasing across it */
+  private cleared = 0;
 
   constructor(
     readonly capacity: number,
@@ -114,9 +116,6 @@ export class History {
   get size(): number {
     return Math.min(this.next - 1 - this.cleared, this.capacity);
   }
-
-  /** entries pushed before the last clear(): seqs go on increasing across it */
-  private cleared = 0;
 
   /** Forgets every entry; the next push gets the next seq, so cursors taken before never match a new entry. */
   clear(): void {

@@ -125,8 +125,9 @@ export class WindowStats {
    * older than the window is not counted); `durationS` is NaN when the event has none.
    */
   add(e: WorkflowEvent, durationS: number, atMs?: number): void {
-    const sec = Math.floor((atMs ?? this.now()) / 1000);
-    if (atMs !== undefined && (sec <= Math.floor(this.now() / 1000) - this.windowSeconds || sec > Math.floor(this.now() / 1000))) return;
+    const nowSec = Math.floor(this.now() / 1000);
+    const sec = atMs === undefined ? nowSec : Math.floor(atMs / 1000);
+    if (sec <= nowSec - this.windowSeconds || sec > nowSec) return;
     const s = this.slot(sec);
     s.events++;
     const t = boundedKey(s.byType, e.type);

@@ -107,12 +107,10 @@ export class TailSink implements Sink {
     this.watcher = watcher;
   }
 
-  /** Resolves once every event of the bus reaches this tail (at once without a watched follower). */
-  watched(): Promise<void> {
-    return this.watcher?.() ?? Promise.resolve();
-  }
-
-  /** What to wait for before a replay holds every event of the bus; undefined: nothing, go on now. */
+  /**
+   * What to wait for before the history and a replay hold every event of the bus (with follow:
+   * watched, the read back and the follower starting); undefined: nothing, go on now.
+   */
   watchPending(): Promise<void> | undefined {
     return this.watcher?.();
   }
