@@ -60,6 +60,7 @@ async function main(): Promise<void> {
   let redis: Promise<Broker> | undefined;
   const errors: string[] = [];
   const t0 = Date.now();
+  const v8Args = values['exporter-node-args']?.split(/\s+/).filter(Boolean) ?? [];
   const ctx: Ctx = {
     quick,
     runs: values.runs ? Number(values.runs) : quick ? 3 : 5,
@@ -69,7 +70,8 @@ async function main(): Promise<void> {
     nats: () => (nats ??= startNats(dir)),
     redis: () => (redis ??= startRedis(dir)),
     errors,
-    exporterNodeArgs: [...(values.profile ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []), ...(values['exporter-node-args']?.split(/\s+/).filter(Boolean) ?? [])],
+    exporterNodeArgs: [...(values.profile ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []), ...v8Args],
+    v8Args,
     log: (msg) => process.stderr.write(`[bench +${((Date.now() - t0) / 1000).toFixed(0)}s] ${msg}\n`),
   };
 

@@ -14,6 +14,8 @@ export interface Ctx {
   errors: string[];
   /** extra node flags for the exporter process (--profile adds --cpu-prof) */
   exporterNodeArgs: string[];
+  /** the V8 flags of --exporter-node-args alone (no profiling): reference servers that run on the exporter's flags take them too */
+  v8Args: string[];
   log(msg: string): void;
 }
 

@@ -56,6 +56,9 @@ export function baselineFromEnv(env = process.env): Baseline | undefined {
 }
 
 /** The real exporter: node dist/cli.js serve --config <file>, ready when /readyz answers 200. */
+/** The V8 flags the exporter starts with: the shipped ones; BENCH_NO_NODE_FLAGS=1 gives V8's own defaults, to measure what the flags cost. */
+export const exporterFlags = (): readonly string[] => (process.env.BENCH_NO_NODE_FLAGS === '1' ? [] : NODE_FLAGS);
+
 export async function startExporter(
   id: string,
   config: Record<string, unknown>,
@@ -72,8 +75,7 @@ export async function startExporter(
   // BENCH_DIST points at another build (a copy of dist/ from before a change) to measure it the same way
   const cli = join(dist ?? join(ROOT, 'dist'), 'cli.js');
   // started as the shipped launchers start it (src/util/node-flags.ts); nodeArgs come after and win;
-  // BENCH_NO_NODE_FLAGS=1 starts it on V8's own defaults, to measure what the flags cost
-  const flags = process.env.BENCH_NO_NODE_FLAGS === '1' ? [] : NODE_FLAGS;
+  const flags = exporterFlags();
   const proc = start(node, [...flags, ...nodeArgs, '--import', PROBE, cli, 'serve', '--config', file], { name: id, cwd: ROOT, logTo: log });
   const url = `http://127.0.0.1:${port}`;
   let exited = false;
@@ -91,10 +93,11 @@ export async function startExporter(
 }
 
 /** A reference server script under bench/.build/bench/ref; it reports {listening} over IPC. */
-export async function startRef(id: string, script: string, args: string[]): Promise<Server> {
+/** A reference server (bench/ref/), on V8's defaults unless nodeArgs (e.g. the exporter's NODE_FLAGS) say otherwise. */
+export async function startRef(id: string, script: string, args: string[], nodeArgs: readonly string[] = []): Promise<Server> {
   const log: string[] = [];
   const t0 = performance.now();
-  const proc = start(process.execPath, ['--import', PROBE, join(BUILD, 'ref', script), ...args], { name: id, cwd: ROOT, logTo: log });
+  const proc = start(process.execPath, [...nodeArgs, '--import', PROBE, join(BUILD, 'ref', script), ...args], { name: id, cwd: ROOT, logTo: log });
   const url = await nextMessage(proc, (m) => (m as { listening?: string }).listening ?? (m as { ready?: string }).ready, 30_000).catch((err) => {
     throw new Error(`${id}: ${(err as Error).message}\n${log.join('').slice(-2000)}`);
   });

@@ -1,6 +1,7 @@
 // In-process cost of each OTLP ingest stage per span (CPU ns, not wall time: the machine is shared),
 // on the bench's OTLP workload: protobuf decode, span mapping, then the whole export (pipeline and
 // every sink), without HTTP. node bench/.build/bench/micro/otlp.js [bodies] [stage prefix]
+// MICRO_CONFIG='{"tail":{"historySize":0}}' merges into the exporter's config (top-level keys, one level deep).
 import { join } from 'node:path';
 import pino from 'pino';
 import type { OtlpSource } from '../../src/sources/otlp/otlp.js';
@@ -9,7 +10,7 @@ import { ROOT } from '../lib/subjects.js';
 import { runStages, timeSinks } from './stages.js';
 
 // the exporter as built (dist/), typed from its sources
-const dist = (m: string) => import(join(ROOT, 'dist', m));
+const dist = (m: string) => import(join(process.env.BENCH_DIST ?? join(ROOT, 'dist'), m)); // BENCH_DIST: another build, to compare
 const { createApp } = (await dist('app.js')) as typeof import('../../src/app.js');
 const { configFrom } = (await dist('config/load.js')) as typeof import('../../src/config/load.js');
 const { decodeProtobuf } = (await dist('sources/otlp/proto.js')) as typeof import('../../src/sources/otlp/proto.js');
@@ -20,7 +21,12 @@ const ONLY = process.argv[3];
 const PER_BODY = 512;
 const ROUNDS = 5;
 
-const config = configFrom({ log: { level: 'silent' }, demo: false, http: false, server: { port: 0 }, sources: [{ kind: 'otlp' }] });
+const base: Record<string, unknown> = { log: { level: 'silent' }, demo: false, http: false, server: { port: 0 }, sources: [{ kind: 'otlp' }] };
+for (const [k, v] of Object.entries(JSON.parse(process.env.MICRO_CONFIG ?? '{}') as Record<string, unknown>)) {
+  const b = base[k];
+  base[k] = b && typeof b === 'object' && !Array.isArray(b) && v && typeof v === 'object' && !Array.isArray(v) ? { ...b, ...v } : v;
+}
+const config = configFrom(base);
 const app = createApp(config, { logger: pino({ level: 'silent' }) });
 await app.start();
 const source = app.sources.find((s) => s.kind === 'otlp') as OtlpSource;

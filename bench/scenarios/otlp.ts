@@ -6,7 +6,7 @@ import { httpLoad, type LoadRun } from '../lib/measure.js';
 import { freePort } from '../lib/proc.js';
 import { judge } from '../lib/results.js';
 import { ratios, stat, statJson } from '../lib/stats.js';
-import { startExporter, startRef, stopServer, type Server } from '../lib/subjects.js';
+import { exporterFlags, startExporter, startRef, stopServer, type Server } from '../lib/subjects.js';
 import { subjectFrom } from './http.js';
 
 export const SPANS_PER_BODY = 512; // the OpenTelemetry SDKs' default export batch (BatchSpanProcessor)
@@ -22,7 +22,12 @@ export async function otlpIngest(ctx: Ctx): Promise<ScenarioOutput> {
   try {
     const exporter = await startExporter('otlp-exporter', otlpExporterConfig(), ctx.dir, await freePort(), ctx.exporterNodeArgs);
     servers.push(exporter);
-    servers.push(await startRef('otlp-floor', 'otlp.js', []));
+    servers.push(await startRef('otlp-floor', 'otlp.js', ['0', 'decode']));
+    // where the time between the floor and the exporter goes: the floor on the exporter's V8 flags,
+    // then decode + the exporter's span mapping on those flags (no pipeline)
+    const flags = [...exporterFlags(), ...ctx.v8Args];
+    servers.push(await startRef('otlp-floor-flags', 'otlp.js', ['0', 'decode'], flags));
+    servers.push(await startRef('otlp-map', 'otlp.js', ['0', 'map'], flags));
     const results = new Map<string, LoadRun[]>(servers.map((s) => [s.id, []]));
     let seq = 1;
     const load = { perBody: SPANS_PER_BODY, concurrency: CONCURRENCY, warmupS: 1, otlp: true, path: '/v1/traces' };
@@ -48,6 +53,8 @@ export async function otlpIngest(ctx: Ctx): Promise<ScenarioOutput> {
     }
     const ex = results.get('otlp-exporter')!;
     const floor = results.get('otlp-floor')!;
+    const floorFlags = results.get('otlp-floor-flags')!;
+    const mapOnly = results.get('otlp-map')!;
     const sps = (rs: LoadRun[]) => rs.map((r) => r.load.eventsPerSec);
     const spc = (rs: LoadRun[]) => rs.map((r) => r.load.events / r.window.cpuS);
     const vsFloor = ratios(sps(ex), sps(floor));
@@ -61,17 +68,22 @@ export async function otlpIngest(ctx: Ctx): Promise<ScenarioOutput> {
         title: `OTLP/HTTP protobuf ingest (batches of ${SPANS_PER_BODY} spans)`,
         setup:
           `POST /v1/traces, ${SPANS_PER_BODY} spans per body (8 traces of a workflow, 7 agents, 28 model calls with tokens, 28 tool calls; GenAI conventions; fresh trace ids per body), ${CONCURRENCY} keep-alive connections from a separate load-generator process; ` +
-          `exporter = node dist/cli.js serve with an otlp source (decode, span mapping, validate, lifecycle state, metrics with exemplars, tail with no clients); floor = bare fastify route decoding the same bodies with the same protobufjs types. ` +
+          `exporter = node dist/cli.js serve with an otlp source (decode, span mapping, validate, lifecycle state, metrics with exemplars, tail with no clients); floor = bare fastify route decoding the same bodies with the same protobufjs types (on V8's defaults, and on the exporter's V8 flags); decode + mapping = the floor running the exporter's SpanMapper on each body, on the exporter's flags. ` +
           `Then the exporter alone at ${FIXED_RATE} spans/s (open loop) for the answer latency. Warm-up ${ctx.warmupS} s per subject, then ${ctx.measureS} s per run;`,
         runs: ctx.runs,
         subjects: [
           { ...subjectFrom('exporter', 'exporter (otlp source, full pipeline)', ex) },
           { ...subjectFrom('floor', 'floor: fastify + protobufjs decode', floor) },
+          { ...subjectFrom('floor-flags', "floor on the exporter's V8 flags", floorFlags) },
+          { ...subjectFrom('map', "decode + the exporter's span mapping, on its V8 flags (no pipeline)", mapOnly) },
           { ...subjectFrom('exporter-10k', `exporter at ${FIXED_RATE} spans/s`, fixed) },
         ],
         ratios: [
           { name: 'exporter / floor', metric: 'spans/s', of: 'exporter', to: 'floor', value: statJson(vsFloor.values) },
           { name: 'exporter / floor', metric: 'spans/CPU-s', of: 'exporter', to: 'floor', value: statJson(ratios(spc(ex), spc(floor)).values) },
+          { name: 'floor on the flags / floor', metric: 'spans/CPU-s', of: 'floor-flags', to: 'floor', value: statJson(ratios(spc(floorFlags), spc(floor)).values) },
+          { name: 'decode + mapping / floor on the flags', metric: 'spans/CPU-s', of: 'map', to: 'floor-flags', value: statJson(ratios(spc(mapOnly), spc(floorFlags)).values) },
+          { name: 'exporter / decode + mapping', metric: 'spans/CPU-s', of: 'exporter', to: 'map', value: statJson(ratios(spc(ex), spc(mapOnly)).values) },
         ],
         notes: ['events/s in the subject rows are spans/s here'],
       },
