@@ -319,7 +319,7 @@ function lifecycleOf(app: App, { configs, served }: Inputs, { named }: Live): Pi
       // before the sources start, so the history read back from the bus precedes live events
       // with a follower the history is read to the streams' ends and the follower goes on from there
       const positions: StreamPositions | undefined = follower ? new Map() : undefined;
-      await tail.loadHistory(named, config.validation, positions);
+      await tail.loadHistory(named, config.validation, positions, follower?.derive);
       await follower?.start(positions);
       if (config.otlp.endpoint) {
         // loaded only when asked for: without an endpoint no OpenTelemetry module is ever imported

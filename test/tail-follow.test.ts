@@ -199,18 +199,25 @@ describe('every replica tails every event', () => {
       expect(apps[0].app.follower!.activations).toBe(1);
       expect(apps[1].app.follower!.activations).toBe(0);
       expect(value(await apps[0].scrape(), 'workflow_exporter_tail_follower_reading')).toBe(1);
+      // the run's end read back has the duration derived from its start, read back before it
+      expect(history0.find((e) => e.id === 'w1-end')).toMatchObject({ duration_ms: 1500, duration_derived: true });
 
+      // a run starts while replica 1's follower is not reading yet
+      const second = traffic('w2');
+      await js.publish(`${subject}.events`, JSON.stringify(second.events[0]));
+      await waitFor('the start counted', async () => (await sum(apps, 'workflow_events_total', { source: SOURCE })).total >= N + 1);
       // a WebSocket client on replica 1 replays every event, then sees every new one live
       const client = await TailTestClient.connect(apps[1].url);
       const sub = await client.subscribe({ sources: [SOURCE] }, 1000);
-      expect(sub.replayed).toBe(N);
+      expect(sub.replayed).toBe(N + 1);
       expect(apps[1].app.follower!.activations).toBe(1);
-      const second = traffic('w2');
-      for (const e of second.events) await js.publish(`${subject}.events`, JSON.stringify(e));
+      for (const e of second.events.slice(1)) await js.publish(`${subject}.events`, JSON.stringify(e));
       await client.waitEvents(2 * N, `${2 * N} events on the WebSocket of replica 1`);
       expect(sorted(client.ids())).toEqual(sorted([...first.ids, ...second.ids]));
       const end = client.events.find((e) => e.id === 'w2-end')!;
-      expect(end.duration_ms).toBe(1500); // derived by the follower, which saw the start
+      // derived by the follower: the history it read back when it started seeded its state with the start
+      expect(end.duration_ms).toBe(1500);
+      expect(end.duration_derived).toBe(true);
       const history1 = await historyOf(apps[1]);
       expect(sorted(history1.map((e) => e.id))).toEqual(sorted([...first.ids, ...second.ids]));
       expect(await consumers()).toHaveLength(3); // the durable and one ordered consumer per watching replica

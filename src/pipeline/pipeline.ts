@@ -138,35 +138,18 @@ export class Pipeline {
   }
 
   /** Durations in seconds: duration_ms when given, else end time minus the matched start. */
-  private async lifecycle(events: WorkflowEvent[], timesMs: number[]): Promise<number[]> {
-    const durations = new Array<number>(events.length);
-    const ops: LifecycleOp[] = [];
-    const opIndex: number[] = [];
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i];
-      durations[i] = e.duration_ms !== undefined ? e.duration_ms / 1000 : NaN;
-      const op = opFor(e, timesMs[i]);
-      if (op) {
-        ops.push(op);
-        opIndex.push(i);
-      }
-    }
-    if (ops.length === 0) return durations;
-    const starts = await this.deps.store.apply(ops);
-    for (let j = 0; j < ops.length; j++) {
-      const i = opIndex[j];
-      const start = starts[j];
-      // an end event that does not name its workflow type takes the one its start recorded
-      const st = ops[j].startType;
-      const wf = events[i].workflow;
-      if (st !== undefined && wf && wf.type === UNKNOWN && st !== UNKNOWN) wf.type = st;
-      if (start === start && durations[i] !== durations[i]) {
-        const d = (timesMs[i] - start) / 1000;
-        if (d >= 0) durations[i] = d;
-        else this.deps.metrics.lifecycleAnomalies.labels('end_before_start').inc();
-      }
-    }
-    return durations;
+  private readonly endBeforeStart = () => this.deps.metrics.lifecycleAnomalies.labels('end_before_start').inc();
+  private lifecycle(events: WorkflowEvent[], timesMs: number[]): Promise<number[]> {
+    return deriveDurations(this.deps.store, events, timesMs, this.endBeforeStart);
+  }
+
+  /**
+   * The lifecycle step alone (state and derived durations, no duplicate filter, no sinks): events
+   * read back from the bus seed the state of a pipeline of their own (the tail follower's), so the
+   * ends that come after them get their durations.
+   */
+  derive(events: WorkflowEvent[], timesMs: number[]): Promise<number[]> {
+    return this.lifecycle(events, timesMs);
   }
 
   /** Resolves when no batch is in flight. */
@@ -179,4 +162,39 @@ export class Pipeline {
     await this.drain();
     for (const s of this.sinks) await s.close?.();
   }
+}
+
+/**
+ * Durations in seconds, NaN where none: duration_ms when given, else the end's time minus the start
+ * the store matched. Applies every lifecycle op of the events to the store, in order.
+ */
+export async function deriveDurations(store: LifecycleStore, events: WorkflowEvent[], timesMs: number[], endBeforeStart: () => void = () => {}): Promise<number[]> {
+  const durations = new Array<number>(events.length);
+  const ops: LifecycleOp[] = [];
+  const opIndex: number[] = [];
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    durations[i] = e.duration_ms !== undefined ? e.duration_ms / 1000 : NaN;
+    const op = opFor(e, timesMs[i]);
+    if (op) {
+      ops.push(op);
+      opIndex.push(i);
+    }
+  }
+  if (ops.length === 0) return durations;
+  const starts = await store.apply(ops);
+  for (let j = 0; j < ops.length; j++) {
+    const i = opIndex[j];
+    const start = starts[j];
+    // an end event that does not name its workflow type takes the one its start recorded
+    const st = ops[j].startType;
+    const wf = events[i].workflow;
+    if (st !== undefined && wf && wf.type === UNKNOWN && st !== UNKNOWN) wf.type = st;
+    if (start === start && durations[i] !== durations[i]) {
+      const d = (timesMs[i] - start) / 1000;
+      if (d >= 0) durations[i] = d;
+      else endBeforeStart();
+    }
+  }
+  return durations;
 }

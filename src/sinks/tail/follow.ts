@@ -12,9 +12,9 @@ import { createMetrics, type Metrics } from '../../metrics/registry.js';
 import { MemoryLifecycleStore } from '../../state/memory.js';
 import { descriptorOf, SOURCES } from '../../sources/index.js';
 import type { StreamPositions, TailReader } from '../../sources/types.js';
-import type { BatchHandler } from '../../pipeline/types.js';
 import { loadStreamHistory } from './stream-history.js';
-import type { TailSink } from './tail.js';
+import { historyTimes, type TailSink } from './tail.js';
+import type { WorkflowEvent } from '../../events/schema.js';
 
 export interface BusSource {
   name: string;
@@ -47,8 +47,8 @@ export function createTailFollower(sources: BusSource[], deps: FollowerDeps): Ta
 
 export class TailFollower {
   private readers: TailReader[] = [];
-  private readonly pipeline: Pipeline;
-  private readonly handlers: { name: string; config: SourceConfig; handler: BatchHandler }[];
+  /** a new one each time the follower starts: its lifecycle state is seeded from the history read then */
+  private pipeline: Pipeline;
   /** follow: watched: reads only while someone watches (see watch()) */
   private readonly watchedOnly: boolean;
   private active = false;
@@ -65,27 +65,37 @@ export class TailFollower {
     readonly sources: BusSource[],
     private readonly deps: FollowerDeps,
   ) {
-    const { config, logger } = deps;
+    this.pipeline = this.newPipeline();
+    // auto: watched, so a replica nobody watches reads its share only (docs/SCALING.md)
+    this.watchedOnly = deps.config.tail.follow === 'watched' || deps.config.tail.follow === 'auto';
+    if (!this.watchedOnly) deps.tail.follow(sources.map((s) => s.name));
+  }
+
+  private newPipeline(): Pipeline {
+    const { config, logger, now, tail } = this.deps;
     const ignore = () => {};
     // Its own pipeline: the same decode, normalize, validate, duplicate drop and duration derivation
     // as the shared one, with lifecycle state in memory and metrics in a registry nobody scrapes, so
     // what a replica follows never counts twice nor touches the shared state. Rejects are counted,
     // logged and dead-lettered once, by the pipeline of the replica whose consumer got the message.
-    this.pipeline = new Pipeline({
+    const pipeline = new Pipeline({
       config,
       metrics: createMetrics(new promClient.Registry(), { ...config.metrics, defaultMetrics: false }),
       store: new OrderedLifecycleStore(new MemoryLifecycleStore(config.state.maxEntries, ignore), config.accounting.maxOrphanEnds, ignore),
       deadLetters: new DeadLetters(1, 0),
       logger: logger.child({ component: 'tail-follow' }, { level: logger.isLevelEnabled('error') ? 'error' : logger.level }),
-      now: deps.now,
+      now,
       accounting: new EventAccounting(config.accounting, ignore),
     });
-    this.pipeline.addSink({ name: 'tail', write: (batch) => deps.tail.take(batch) });
-    this.handlers = sources.map(({ name, config: sc }) => ({ name, config: sc, handler: this.pipeline.handler(name, { format: sc.format, preset: sc.preset, mapping: sc.mapping }) }));
-    // auto: watched, so a replica nobody watches reads its share only (docs/SCALING.md)
-    this.watchedOnly = config.tail.follow === 'watched' || config.tail.follow === 'auto';
-    if (!this.watchedOnly) deps.tail.follow(sources.map((s) => s.name));
+    pipeline.addSink({ name: 'tail', write: (batch) => tail.take(batch) });
+    return pipeline;
   }
+
+  /**
+   * Durations of events read back from the bus, through the follower's pipeline: its state then
+   * holds the runs they opened, so the ends the readers bring later get their durations too.
+   */
+  readonly derive = (events: WorkflowEvent[], timesMs: number[]): Promise<number[]> => this.pipeline.derive(events, timesMs);
 
   private get now(): number {
     return (this.deps.now ?? Date.now)();
@@ -93,7 +103,10 @@ export class TailFollower {
 
   /** Readers are one-shot: each start of the follower makes its own (src/sources/<kind>/follow.ts). */
   private makeReaders(): TailReader[] {
-    return this.handlers.map(({ name, config: sc, handler }) => descriptorOf(sc.kind).follow!(name, sc, handler, this.deps.logger));
+    return this.sources.map(({ name, config: sc }) => {
+      const handler = this.pipeline.handler(name, { format: sc.format, preset: sc.preset, mapping: sc.mapping });
+      return descriptorOf(sc.kind).follow!(name, sc, handler, this.deps.logger);
+    });
   }
 
   /**
@@ -152,9 +165,11 @@ export class TailFollower {
     const positions: StreamPositions = new Map();
     const bus = this.sources.filter((s) => descriptorOf(s.config.kind).readHistory);
     // historyFromSources off: no read back, the readers start at the streams' ends
+    // a state of its own each time: the history read now holds what an earlier one held
+    this.pipeline = this.newPipeline();
     if (config.tail.historyFromSources && config.tail.historySize > 0 && bus.length > 0) {
       const items = await loadStreamHistory(config.tail, bus, { validation: config.validation, logger, now: () => this.now, positions });
-      if (items) tail.mergeHistory(items);
+      if (items) tail.mergeHistory(items, await this.derive(...historyTimes(items)));
     }
     if (this.closed) return;
     await this.startReaders(positions);

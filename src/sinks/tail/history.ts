@@ -25,7 +25,8 @@ export class TailEntry implements Filterable {
     /** the exporter source that delivered it (nats, redis, http, demo, history) */
     readonly source: string,
     readonly receivedAtMs: number,
-    private readonly derivedSeconds = NaN,
+    /** the pipeline's duration of the event in seconds (duration_ms, else derived from its start), NaN when none */
+    readonly durationSeconds = NaN,
     private readonly prepare?: Prepare,
   ) {
     if (prepare === undefined) {
@@ -41,7 +42,7 @@ export class TailEntry implements Filterable {
 
   get event(): WorkflowEvent {
     if (this.view === undefined) {
-      this.view = this.prepare!(this.raw!, this.derivedSeconds);
+      this.view = this.prepare!(this.raw!, this.durationSeconds);
       this.raw = undefined; // a redacted copy is all the tail keeps from then on
     }
     return this.view;

@@ -359,4 +359,16 @@ describe('merging the history read back from the bus (tail.follow watched)', () 
     const snap = await tail.snapshot();
     expect(snap.events).toBe(5); // the window counts what the history holds now, at the events' times
   });
+
+  test('durations survive the merge: a held event keeps its own, one read back takes the one derived for it, and the window has both', async () => {
+    const tail = sink({ historySize: 10 });
+    const wf = { id: 'r1', type: 'etl' };
+    const done = (id: string, sec: number) => ({ id, type: 'workflow.completed', source: 'test', time: at(sec), workflow: wf }) as unknown as WorkflowEvent;
+    tail.write({ source: 'bus', events: [done('held', 2)], timesMs: [0], durations: [1.5], receivedAtMs: 0 });
+    tail.mergeHistory([done('read', 3), ev('plain', 4)].map((event) => ({ event, source: 'bus', receivedAtMs: 0 })), [2.5, NaN]);
+    const page = await tail.history.query(() => true, 100);
+    expect(page.entries.map((e) => [e.id, (e.event as { duration_ms?: number }).duration_ms])).toEqual([['plain', undefined], ['read', 2500], ['held', 1500]]);
+    const snap = await tail.snapshot();
+    expect(snap.latency_seconds.workflow_type.etl).toMatchObject({ count: 2 });
+  });
 });

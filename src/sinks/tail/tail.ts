@@ -6,6 +6,8 @@ import type { Config, SourceConfig } from '../../config/schema.js';
 import type { WorkflowEvent } from '../../events/schema.js';
 import type { ProcessedBatch, Sink } from '../../pipeline/types.js';
 import { parseTime } from '../../pipeline/validate.js';
+import { deriveDurations } from '../../pipeline/pipeline.js';
+import { MemoryLifecycleStore } from '../../state/memory.js';
 import type { Metrics } from '../../metrics/registry.js';
 import { descriptorOf } from '../../sources/index.js';
 import type { StreamPositions } from '../../sources/types.js';
@@ -16,7 +18,7 @@ import { History, withDerivedDuration, type TailEntry } from './history.js';
 import { ClientQueues } from './queues.js';
 import { Snapshots, type ActiveRun, type Snapshot } from './snapshots.js';
 import { WindowStats } from './stats.js';
-import { loadStreamHistory } from './stream-history.js';
+import { loadStreamHistory, type HistoryItem } from './stream-history.js';
 
 export { batchInterval, passSlices } from './fanout.js';
 export { SNAPSHOT_REUSE_MS, type ActiveRun, type Snapshot } from './snapshots.js';
@@ -119,23 +121,27 @@ export class TailSink implements Sink {
    * Merges `items` (read back from the bus, oldest first) into the history: what this replica held
    * was mostly its share of the same streams; an event held and read back is kept once, and one held
    * that the bus no longer has (a trimmed or deleted stream) stays. Ordered by event time, the newest
-   * historySize kept; the window's counts are taken again from the result.
+   * historySize kept; the window's counts and durations are taken again from the result.
+   * `durations`: per item, its duration in seconds (NaN when none), as derive() gives them.
    */
-  mergeHistory(items: { event: WorkflowEvent; source: string; receivedAtMs: number }[]): void {
+  mergeHistory(items: HistoryItem[], durations: number[] = []): void {
     const read = new Set<string>();
     for (const it of items) read.add(it.event.id);
-    const merged: { event: WorkflowEvent; source: string; receivedAtMs: number; t: number }[] = [];
+    const merged: { event: WorkflowEvent; source: string; receivedAtMs: number; seconds: number; t: number }[] = [];
     for (const e of this.history.select(() => true)) {
-      if (!read.has(e.id)) merged.push({ event: e.event, source: e.source, receivedAtMs: e.receivedAtMs, t: parseTime(e.event.time) || e.receivedAtMs });
+      if (!read.has(e.id)) merged.push({ event: e.event, source: e.source, receivedAtMs: e.receivedAtMs, seconds: e.durationSeconds, t: parseTime(e.event.time) || e.receivedAtMs });
     }
-    for (const it of items) merged.push({ ...it, t: parseTime(it.event.time) || it.receivedAtMs });
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i];
+      merged.push({ ...it, seconds: durations[i] ?? NaN, t: parseTime(it.event.time) || it.receivedAtMs });
+    }
     merged.sort((a, b) => a.t - b.t); // stable: one stream's events keep their bus order on ties
     const kept = merged.slice(Math.max(0, merged.length - this.history.capacity));
     this.history.clear();
     this.stats.clear();
     for (const it of kept) {
-      this.history.push(it.event, it.source, it.receivedAtMs);
-      this.stats.add(it.event, NaN, it.t);
+      this.history.push(it.event, it.source, it.receivedAtMs, it.seconds);
+      this.stats.add(it.event, it.seconds, it.t);
     }
   }
 
@@ -161,21 +167,32 @@ export class TailSink implements Sink {
   }
 
   /** Events that arrived before this process started (read back from the stream), oldest first. */
-  preload(items: { event: WorkflowEvent; source: string; receivedAtMs: number }[]): void {
-    for (const it of items) this.history.push(it.event, it.source, it.receivedAtMs);
+  preload(items: HistoryItem[], durations: number[] = []): void {
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i];
+      this.history.push(it.event, it.source, it.receivedAtMs, durations[i] ?? NaN);
+      this.stats.add(it.event, durations[i] ?? NaN, parseTime(it.event.time) || it.receivedAtMs);
+    }
   }
 
   /**
    * Fills the history from the NATS streams and Redis keys of the bus sources, within
    * historyLoadTimeoutMs; call before the sources start so history comes before live events.
    * With `positions` (the follower takes over) every stream is read to its end, recorded there.
+   * `derive` gives the events read their durations (the follower's pipeline, whose state they then
+   * seed); without it a lifecycle state of their own does, and is dropped.
    */
-  async loadHistory(sources: { name: string; config: SourceConfig }[], validation: Config['validation'], positions?: StreamPositions): Promise<number> {
+  async loadHistory(
+    sources: { name: string; config: SourceConfig }[],
+    validation: Config['validation'],
+    positions?: StreamPositions,
+    derive: (events: WorkflowEvent[], timesMs: number[]) => Promise<number[]> = deriveApart,
+  ): Promise<number> {
     const bus = sources.filter((s) => descriptorOf(s.config.kind).readHistory);
     if (!this.config.historyFromSources || this.config.historySize === 0 || bus.length === 0) return 0;
     const items = await loadStreamHistory(this.config, bus, { validation, logger: this.deps.logger, now: this.now, positions });
     if (!items) return 0;
-    this.preload(items);
+    this.preload(items, await derive(...historyTimes(items)));
     return items.length;
   }
 
@@ -331,4 +348,15 @@ export class TailSink implements Sink {
   async close(): Promise<void> {
     if (!this.closed) await this.closeClients();
   }
+}
+
+/** The events of history items and their times (as the pipeline's timesMs), for a derive(). */
+export function historyTimes(items: HistoryItem[]): [WorkflowEvent[], number[]] {
+  return [items.map((it) => it.event), items.map((it) => parseTime(it.event.time) || it.receivedAtMs)];
+}
+
+/** Durations of events read back, from a lifecycle state of their own (nothing else sees it). */
+function deriveApart(events: WorkflowEvent[], timesMs: number[]): Promise<number[]> {
+  const ignore = () => {};
+  return deriveDurations(new MemoryLifecycleStore(Math.max(1000, events.length), ignore), events, timesMs);
 }
