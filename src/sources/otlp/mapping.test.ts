@@ -26,6 +26,25 @@ const req = (...spans: Span[]): ExportTraceServiceRequest => ({ resourceSpans: [
 const mapper = (prices = {}) => new SpanMapper({ prices, maxTokensPerSpan: 1000, traceCacheSize: 100 });
 
 describe('SpanMapper', () => {
+  it('spans of two traces interleaved in one request each keep their own trace', () => {
+    const out = mapper().map(
+      req(
+        span(1, { 'gen_ai.operation.name': 'invoke_workflow', 'gen_ai.workflow.name': 'a' }, 0, 100, undefined, { trace: 1 }),
+        span(2, { 'gen_ai.operation.name': 'invoke_workflow', 'gen_ai.workflow.name': 'b' }, 0, 100, undefined, { trace: 2 }),
+        span(3, { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'search' }, 10, 20, 1, { trace: 1 }),
+        span(4, { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'fetch' }, 10, 20, 2, { trace: 2 }),
+        span(5, { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'search' }, 30, 40, 1, { trace: 1 }),
+      ),
+    );
+    const trace = (n: number) => n.toString(16).padStart(32, '0');
+    const tools = out.events.filter((e) => e.type === 'tool.called').map((e) => [e.tool, e.workflow?.id, e.workflow?.type, (e.attributes as { trace_id: string }).trace_id]);
+    expect(tools).toEqual([
+      ['search', trace(1), 'a', trace(1)],
+      ['fetch', trace(2), 'b', trace(2)],
+      ['search', trace(1), 'a', trace(1)],
+    ]);
+  });
+
   it('a trace with one agent and a model call: run, task and response events, ordered by time', () => {
     const m = mapper({ 'gpt-4o': { inputPerMillion: 1, outputPerMillion: 2 }, gpt: { inputPerMillion: 100, outputPerMillion: 100 } });
     const out = m.map(

@@ -153,6 +153,29 @@ function toHex(b: Uint8Array | undefined): string {
   return (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)).toString('hex');
 }
 
+/** The last trace id turned into hex: the spans of one trace mostly come one after another. */
+interface TraceIdMemo {
+  bytes: Uint8Array | undefined;
+  hex: string;
+}
+
+/** toHex of a trace id, without a new string when it is the same 16 bytes as the span before's. */
+function traceHex(b: Uint8Array | undefined, memo: TraceIdMemo): string {
+  const last = memo.bytes;
+  if (b && last && b.length === last.length) {
+    let same = true;
+    for (let i = 0; i < b.length && same; i++) same = b[i] === last[i];
+    if (same) return memo.hex;
+  }
+  memo.bytes = b;
+  memo.hex = toHex(b);
+  return memo.hex;
+}
+
+function rejection(sp: Span, traceId: string, spanId: string, reason: RejectReason, message: string): SpanRejection {
+  return { reason, message, span: { trace_id: traceId, span_id: spanId, name: (sp.name ?? '').slice(0, 128) } };
+}
+
 function allZero(b: Uint8Array): boolean {
   for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
   return true;
@@ -214,22 +237,21 @@ function scalar(v: AnyValue | undefined): Attr | undefined {
 
 const isContent = (key: string) => CONTENT_ATTRS.some((p) => key.startsWith(p));
 
-/** The attributes read, by slot; with `tail`, also every other one but prompts and completions. */
-function readAttrs(kvs: KeyValue[] | undefined, tail: boolean): { attrs: SpanAttrs; tail?: Record<string, Attr> } {
+/** The attributes read, by slot; with `tail`, every other one but prompts and completions goes into it too. */
+function readAttrs(kvs: KeyValue[] | undefined, tail?: Record<string, Attr>): SpanAttrs {
   const attrs: SpanAttrs = new Array<Attr | undefined>(READ_NAMES.length);
-  let all: Record<string, Attr> | undefined;
   if (kvs) {
     for (let i = 0; i < kvs.length; i++) {
       const kv = kvs[i];
       const slot = SLOT.get(kv.key);
-      if (slot === undefined && !tail) continue;
+      if (slot === undefined && tail === undefined) continue;
       const v = scalar(kv.value);
       if (v === undefined) continue;
       if (slot !== undefined) attrs[slot] = v;
-      if (tail && !isContent(kv.key)) (all ??= {})[kv.key] = v;
+      if (tail !== undefined && !isContent(kv.key)) tail[kv.key] = v;
     }
   }
-  return { attrs, tail: tail ? (all ?? {}) : undefined };
+  return attrs;
 }
 
 function first(attrs: SpanAttrs, names: readonly number[]): Attr | undefined {
@@ -325,16 +347,17 @@ export class SpanMapper {
   flatten(req: ExportTraceServiceRequest): { spans: FlatSpan[]; rejected: SpanRejection[]; total: number } {
     const spans: FlatSpan[] = [];
     const rejected: SpanRejection[] = [];
+    const ids: TraceIdMemo = { bytes: undefined, hex: '' };
     let index = 0;
     for (const rs of req.resourceSpans ?? []) {
-      const resource = readAttrs(rs.resource?.attributes, false).attrs;
+      const resource = readAttrs(rs.resource?.attributes);
       const service = cut(str(resource, S.serviceName) ?? 'unknown_service');
       for (const ss of rs.scopeSpans ?? []) {
         const scope = ss.scope?.name ?? '';
         const list = ss.spans ?? [];
         for (let k = 0; k < list.length; k++) {
           const i = index++;
-          const f = this.flat(list[k], service, scope, i);
+          const f = this.flat(list[k], service, scope, i, ids);
           if ('reason' in f) rejected.push(f);
           else spans.push(f);
         }
@@ -343,27 +366,27 @@ export class SpanMapper {
     return { spans, rejected, total: index };
   }
 
-  private flat(sp: Span, service: string, scope: string, index: number): FlatSpan | SpanRejection {
-    const traceId = toHex(sp.traceId);
+  private flat(sp: Span, service: string, scope: string, index: number, ids: TraceIdMemo): FlatSpan | SpanRejection {
+    const traceId = traceHex(sp.traceId, ids);
     const spanId = toHex(sp.spanId);
     const name = sp.name ?? '';
-    const reject = (reason: RejectReason, message: string): SpanRejection => ({ reason, message, span: { trace_id: traceId, span_id: spanId, name: name.slice(0, 128) } });
-    if (traceId.length !== 32 || allZero(sp.traceId)) return reject('invalid_event', `span ${index}: trace_id must be 16 bytes, not all zero`);
-    if (spanId.length !== 16 || allZero(sp.spanId)) return reject('invalid_event', `span ${index}: span_id must be 8 bytes, not all zero`);
+    if (traceId.length !== 32 || allZero(sp.traceId)) return rejection(sp, traceId, spanId, 'invalid_event', `span ${index}: trace_id must be 16 bytes, not all zero`);
+    if (spanId.length !== 16 || allZero(sp.spanId)) return rejection(sp, traceId, spanId, 'invalid_event', `span ${index}: span_id must be 8 bytes, not all zero`);
     const startMs = nanosToMs(sp.startTimeUnixNano);
     const endMs = nanosToMs(sp.endTimeUnixNano);
-    if (!(startMs > 0)) return reject('invalid_timestamp', `span ${index}: start_time_unix_nano is missing`);
-    if (!(endMs > 0)) return reject('invalid_timestamp', `span ${index}: end_time_unix_nano is missing (spans are exported when they end)`);
+    if (!(startMs > 0)) return rejection(sp, traceId, spanId, 'invalid_timestamp', `span ${index}: start_time_unix_nano is missing`);
+    if (!(endMs > 0)) return rejection(sp, traceId, spanId, 'invalid_timestamp', `span ${index}: end_time_unix_nano is missing (spans are exported when they end)`);
     const d = durationMs(sp.startTimeUnixNano, sp.endTimeUnixNano);
-    if (d < 0) return reject('invalid_duration', `span ${index}: end_time_unix_nano is before start_time_unix_nano`);
-    const { attrs, tail } = readAttrs(sp.attributes, this.opts.spanAttributes === true);
+    if (d < 0) return rejection(sp, traceId, spanId, 'invalid_duration', `span ${index}: end_time_unix_nano is before start_time_unix_nano`);
+    const tail: Record<string, Attr> | undefined = this.opts.spanAttributes === true ? {} : undefined;
+    const attrs = readAttrs(sp.attributes, tail);
     for (let w = 0; w < 2; w++) {
       const names = w === 0 ? S.inputTokens : S.outputTokens;
       const t = tokens(attrs, names);
       if (t === undefined) continue;
       const what = w === 0 ? 'input' : 'output';
-      if (t !== t) return reject('invalid_event', `span ${index}: ${what} token count ${JSON.stringify(first(attrs, names))} is not a non-negative integer`);
-      if (t > this.opts.maxTokensPerSpan) return reject('invalid_event', `span ${index}: ${what} token count ${t} exceeds ${this.opts.maxTokensPerSpan}`);
+      if (t !== t) return rejection(sp, traceId, spanId, 'invalid_event', `span ${index}: ${what} token count ${JSON.stringify(first(attrs, names))} is not a non-negative integer`);
+      if (t > this.opts.maxTokensPerSpan) return rejection(sp, traceId, spanId, 'invalid_event', `span ${index}: ${what} token count ${t} exceeds ${this.opts.maxTokensPerSpan}`);
     }
     const parentSpanId = toHex(sp.parentSpanId);
     const f: FlatSpan = {
