@@ -22,5 +22,5 @@ USER node
 # 9477: metrics, ingest and the live page; 4318 and 4317: OTLP/HTTP and OTLP/gRPC when an otlp source listens there
 EXPOSE 9477 4318 4317
 # the V8 flags of src/util/node-flags.ts: a bounded young generation and heap growth
-ENTRYPOINT ["node", "--max-semi-space-size=8", "--heap-growing-percent=30", "dist/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=8", "--heap-growing-percent=30", "--no-allocation-site-pretenuring", "dist/cli.js"]
 CMD ["serve"]

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=30
+#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=30 --no-allocation-site-pretenuring
 // workflow-exporter: serve | check-config | replay | simulate | generate
 import { parseArgs } from 'node:util';
 import { createApp } from './app.js';

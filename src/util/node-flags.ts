@@ -9,4 +9,9 @@ export const NODE_FLAGS = [
   '--max-semi-space-size=8',
   // the old generation may grow to 1.3 x its live data before a full collection, not up to 4 x
   '--heap-growing-percent=30',
+  // no allocation-site pretenuring: with the old generation held that small, V8 saw a decoded OTLP
+  // body survive a scavenge or two, began allocating what those sites make straight in the old
+  // generation, and decoding alone then ran 4-5x slower, in most runs and for the rest of the process
+  // (docs/benchmarks-log.md, 2026-12-04)
+  '--no-allocation-site-pretenuring',
 ] as const;
