@@ -1,6 +1,7 @@
 // OTLP/HTTP protobuf ingest: the exporter's otlp source (decode, span mapping, the whole pipeline)
 // beside a floor that only decodes the same bodies with the same protobufjs types; rounds
-// interleaved. Then the exporter alone at a fixed 10,000 spans/s for its answer latency.
+// interleaved. Then the exporter alone at a fixed 10,000 spans/s for its answer latency, and at full
+// load for three minutes, long enough that its caches fill (the RSS target is the peak of every run).
 import type { Ctx, ScenarioOutput } from '../lib/context.js';
 import { httpLoad, type LoadRun } from '../lib/measure.js';
 import { freePort } from '../lib/proc.js';
@@ -12,6 +13,7 @@ import { subjectFrom } from './http.js';
 export const SPANS_PER_BODY = 512; // the OpenTelemetry SDKs' default export batch (BatchSpanProcessor)
 const CONCURRENCY = 4;
 const FIXED_RATE = 10_000; // spans/s for the latency target
+const SUSTAIN_S = 180; // the last phase: full load until the trace cache (100,000 traces), the duplicate filter and the history have filled
 
 export function otlpExporterConfig(): Record<string, unknown> {
   return { demo: false, http: false, sources: [{ kind: 'otlp' }], log: { level: 'warn' } };
@@ -51,6 +53,13 @@ export async function otlpIngest(ctx: Ctx): Promise<ScenarioOutput> {
       fixed.push(r);
       ctx.log(`otlp at ${FIXED_RATE} spans/s run ${run + 1}/${ctx.runs}: p99 ${r.load.latencyP99Ms.toFixed(1)} ms, RSS ${Math.round(r.window.rssMaxMiB)} MiB`);
     }
+    // then as fast as it answers for long enough that what it remembers (traces, ids, the tail's
+    // history) has filled: the interleaved runs above end before that, and RSS is still growing then
+    const sustainS = ctx.quick ? 30 : SUSTAIN_S;
+    ctx.log(`otlp: the exporter at full load for ${sustainS} s`);
+    const sustained = await httpLoad(exporter, { ...load, warmupS: 1, measureS: sustainS, seqBase: (seq += 10_000_000) });
+    if (sustained.load.errors > 0) ctx.errors.push(`otlp sustained run: ${sustained.load.errors} failed requests, first: ${sustained.load.firstError}`);
+    ctx.log(`otlp sustained: ${Math.round(sustained.load.eventsPerSec)} spans/s, RSS peak ${Math.round(sustained.window.rssMaxMiB)} MiB`);
     const ex = results.get('otlp-exporter')!;
     const floor = results.get('otlp-floor')!;
     const floorFlags = results.get('otlp-floor-flags')!;
@@ -61,7 +70,7 @@ export async function otlpIngest(ctx: Ctx): Promise<ScenarioOutput> {
     const ratio = Number.isFinite(vsFloor.median) ? vsFloor.median : null;
     const rate = stat(sps(ex)).median;
     const p99 = stat(fixed.map((r) => r.load.latencyP99Ms)).median;
-    const rss = Math.max(...ex.map((r) => r.window.rssMaxMiB), ...fixed.map((r) => r.window.rssMaxMiB));
+    const rss = Math.max(...ex.map((r) => r.window.rssMaxMiB), ...fixed.map((r) => r.window.rssMaxMiB), sustained.window.rssMaxMiB);
     return {
       scenario: {
         id: 'otlp-ingest',
@@ -69,7 +78,7 @@ export async function otlpIngest(ctx: Ctx): Promise<ScenarioOutput> {
         setup:
           `POST /v1/traces, ${SPANS_PER_BODY} spans per body (8 traces of a workflow, 7 agents, 28 model calls with tokens, 28 tool calls; GenAI conventions; fresh trace ids per body), ${CONCURRENCY} keep-alive connections from a separate load-generator process; ` +
           `exporter = node dist/cli.js serve with an otlp source (decode, span mapping, validate, lifecycle state, metrics with exemplars, tail with no clients); floor = bare fastify route decoding the same bodies with the same protobufjs types (on V8's defaults, and on the exporter's V8 flags); decode + mapping = the floor running the exporter's SpanMapper on each body, on the exporter's flags. ` +
-          `Then the exporter alone at ${FIXED_RATE} spans/s (open loop) for the answer latency. Warm-up ${ctx.warmupS} s per subject, then ${ctx.measureS} s per run;`,
+          `Then the exporter alone at ${FIXED_RATE} spans/s (open loop) for the answer latency, then at full load for ${sustainS} s (one run) so that its caches have filled; the RSS target is the peak over every run. Warm-up ${ctx.warmupS} s per subject, then ${ctx.measureS} s per run;`,
         runs: ctx.runs,
         subjects: [
           { ...subjectFrom('exporter', 'exporter (otlp source, full pipeline)', ex) },
@@ -77,6 +86,7 @@ export async function otlpIngest(ctx: Ctx): Promise<ScenarioOutput> {
           { ...subjectFrom('floor-flags', "floor on the exporter's V8 flags", floorFlags) },
           { ...subjectFrom('map', "decode + the exporter's span mapping, on its V8 flags (no pipeline)", mapOnly) },
           { ...subjectFrom('exporter-10k', `exporter at ${FIXED_RATE} spans/s`, fixed) },
+          { ...subjectFrom('exporter-sustained', `exporter at full load for ${sustainS} s, after the rest`, [sustained]) },
         ],
         ratios: [
           { name: 'exporter / floor', metric: 'spans/s', of: 'exporter', to: 'floor', value: statJson(vsFloor.values) },
