@@ -146,6 +146,34 @@ describe('history read back from the bus on start', () => {
     }
   });
 
+  test('a run read back whole gets its derived duration; one whose start was read back and whose end comes live gets it too', async () => {
+    const stream = uniqueName('WFX_TAILD');
+    const subject = uniqueName('wfx.taild').replace(/_/g, '-');
+    bus.streams.push(stream);
+    await bus.jsm.streams.add({ name: stream, subjects: [`${subject}.>`] });
+    const js = jetstream(bus.nc);
+    const t0 = Date.now() - 30_000;
+    const at = (ms: number) => new Date(t0 + ms).toISOString();
+    const run = (id: string, kind: 'started' | 'completed', ms: number) => ({ id: `${id}-${kind}`, type: `workflow.${kind}`, time: at(ms), source: 'taild', workflow: { id, type: 'etl' } });
+    for (const e of [run('whole', 'started', 0), run('whole', 'completed', 2000), run('open', 'started', 500)]) await js.publish(`${subject}.events`, JSON.stringify(e));
+    const a = await startApp({
+      http: true,
+      tail: { follow: 'on' },
+      sources: [{ kind: 'nats-jetstream', servers: [bus.nurl], streams: [{ stream, subjects: [`${subject}.>`], durable: 'wfx-taild' }], create: true }],
+    });
+    try {
+      type Timed = { id: string; duration_ms?: number; duration_derived?: boolean };
+      const read = (await history(a)).events as Timed[];
+      expect(read.find((e) => e.id === 'whole-completed')).toMatchObject({ duration_ms: 2000, duration_derived: true });
+      await js.publish(`${subject}.events`, JSON.stringify(run('open', 'completed', 3500)));
+      await waitFor('the live end in the history', async () => (await history(a)).events.some((e) => e.id === 'open-completed'));
+      // the follower's state was seeded with the start read back, so the live end has its duration
+      expect(((await history(a)).events as Timed[]).find((e) => e.id === 'open-completed')).toMatchObject({ duration_ms: 3000, duration_derived: true });
+    } finally {
+      await a.close();
+    }
+  });
+
   test('Redis Streams: a restarted exporter shows what the keys hold, without duplicates', async () => {
     const key = uniqueName('wfx:tail');
     bus.keys.push(key);

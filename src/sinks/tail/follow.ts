@@ -164,9 +164,9 @@ export class TailFollower {
     tail.follow(names);
     const positions: StreamPositions = new Map();
     const bus = this.sources.filter((s) => descriptorOf(s.config.kind).readHistory);
-    // historyFromSources off: no read back, the readers start at the streams' ends
     // a state of its own each time: the history read now holds what an earlier one held
     this.pipeline = this.newPipeline();
+    // historyFromSources off: no read back, the readers start at the streams' ends
     if (config.tail.historyFromSources && config.tail.historySize > 0 && bus.length > 0) {
       const items = await loadStreamHistory(config.tail, bus, { validation: config.validation, logger, now: () => this.now, positions });
       if (items) tail.mergeHistory(items, await this.derive(...historyTimes(items)));
