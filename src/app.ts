@@ -258,7 +258,7 @@ function buildServer(config: Config, opts: AppOptions, core: Core, inputs: Input
     clientErrorHandler, // Fastify's own logs the raw request bytes at trace, Authorization included
     // a path parameter (a workflow id) may be MAX_ID characters, each up to 4 UTF-8 bytes written as %XX;
     // Fastify's default of 100 answered 414 to ids of 101-256 characters that the API promises
-    maxParamLength: MAX_ID * 12,
+    routerOptions: { maxParamLength: MAX_ID * 12 },
   });
   guardConnections(server, config.server, metrics, logger);
 
