@@ -115,7 +115,7 @@ export class Pipeline {
         admitted = a instanceof Promise ? await a : a;
       }
       if (events.length > 0) {
-        const durations = await this.lifecycle(events, timesMs);
+        const durations = await this.derive(events, timesMs);
         const batch: ProcessedBatch = { source, events, timesMs, durations, receivedAtMs: nowMs };
         for (const sink of this.sinks) {
           const r = sink.write(batch);
@@ -137,19 +137,16 @@ export class Pipeline {
     return { accepted: events.length, rejected, errors: errors ?? [] };
   }
 
-  /** Durations in seconds: duration_ms when given, else end time minus the matched start. */
   private readonly endBeforeStart = () => this.deps.metrics.lifecycleAnomalies.labels('end_before_start').inc();
-  private lifecycle(events: WorkflowEvent[], timesMs: number[]): Promise<number[]> {
-    return deriveDurations(this.deps.store, events, timesMs, this.endBeforeStart);
-  }
 
   /**
-   * The lifecycle step alone (state and derived durations, no duplicate filter, no sinks): events
-   * read back from the bus seed the state of a pipeline of their own (the tail follower's), so the
-   * ends that come after them get their durations.
+   * The lifecycle step (state, and durations in seconds: duration_ms when given, else end time minus
+   * the matched start). Alone, without the duplicate filter and the sinks, it lets events read back
+   * from the bus seed the state of a pipeline of their own (the tail follower's), so the ends that
+   * come after them get their durations.
    */
   derive(events: WorkflowEvent[], timesMs: number[]): Promise<number[]> {
-    return this.lifecycle(events, timesMs);
+    return deriveDurations(this.deps.store, events, timesMs, this.endBeforeStart);
   }
 
   /** Resolves when no batch is in flight. */

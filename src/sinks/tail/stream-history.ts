@@ -13,6 +13,7 @@ import type { HistoryReadOptions } from '../../sources/types.js';
 export interface HistoryItem {
   event: WorkflowEvent;
   source: string;
+  /** read back from the bus: the event's own time, as validation read it */
   receivedAtMs: number;
 }
 

@@ -171,7 +171,7 @@ export class TailSink implements Sink {
     for (let i = 0; i < items.length; i++) {
       const it = items[i];
       this.history.push(it.event, it.source, it.receivedAtMs, durations[i] ?? NaN);
-      this.stats.add(it.event, durations[i] ?? NaN, parseTime(it.event.time) || it.receivedAtMs);
+      this.stats.add(it.event, durations[i] ?? NaN, it.receivedAtMs); // an item read back: its event's validated time
     }
   }
 
@@ -350,9 +350,9 @@ export class TailSink implements Sink {
   }
 }
 
-/** The events of history items and their times (as the pipeline's timesMs), for a derive(). */
+/** The events of history items and their times, for a derive(): an item read back has its event's validated time as receivedAtMs. */
 export function historyTimes(items: HistoryItem[]): [WorkflowEvent[], number[]] {
-  return [items.map((it) => it.event), items.map((it) => parseTime(it.event.time) || it.receivedAtMs)];
+  return [items.map((it) => it.event), items.map((it) => it.receivedAtMs)];
 }
 
 /** Durations of events read back, from a lifecycle state of their own (nothing else sees it). */
